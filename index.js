@@ -1,0 +1,285 @@
+'use strict'
+// The package's face: PostgresStorageAdapter over the native (Rust) core, with the contract's errors.
+
+const { NativeAdapter } = require('./native.js')
+const errors = require('./lib/errors.js')
+const { serializeSession, deserializeSession, reviveSession } = require('./lib/session-json.js')
+const check = require('./lib/validate.js')
+
+const { StorageError, ConflictError, ValidationError, NotFoundError, resolveErrorClasses, fromNative, invalid } =
+  errors
+
+// Options are handed to Rust as JSON; refuse what JSON would silently turn into null or drop.
+function optionsToJson(classes, options) {
+  return JSON.stringify(options, (key, value) => {
+    if (typeof value === 'number' && !Number.isFinite(value)) {
+      throw invalid(classes, `invalid option \`${key}\`: expected a finite number (got ${value})`, key)
+    }
+    if (typeof value === 'function' || typeof value === 'bigint' || typeof value === 'symbol') {
+      throw invalid(classes, `invalid option \`${key}\`: expected a JSON value (got ${typeof value})`, key)
+    }
+    if (key === 'ca' && value !== null && typeof value === 'object' && value.type === 'Buffer') {
+      return Buffer.from(value.data).toString('utf8')
+    }
+    return value
+  })
+}
+
+function parseSession(json) {
+  return json === null ? null : deserializeSession(json)
+}
+
+function parseSessionMap(json) {
+  const pairs = JSON.parse(json)
+  for (const pair of pairs) reviveSession(pair[1])
+  return new Map(pairs)
+}
+
+function parseSummaries(json) {
+  const summaries = JSON.parse(json)
+  for (const summary of summaries) summary.updatedAt = new Date(summary.updatedAt)
+  return summaries
+}
+
+function parseValue(json) {
+  return json === null ? null : JSON.parse(json)
+}
+
+/**
+ * SmallTalk's StorageAdapter on PostgreSQL, implemented natively (Rust: tokio-postgres +
+ * deadpool-postgres). Every method returns a Promise; every rejection is a StorageError
+ * (or ConflictError / ValidationError / NotFoundError), or the app's classes when injected.
+ */
+class PostgresStorageAdapter {
+  #native
+  #classes
+  #fail
+
+  constructor(config = {}) {
+    const { errorClasses, ...options } = config ?? {}
+    this.#classes = resolveErrorClasses(errorClasses)
+    this.#fail = (error) => {
+      throw fromNative(error, this.#classes)
+    }
+    try {
+      this.#native = new NativeAdapter(optionsToJson(this.#classes, options))
+    } catch (error) {
+      throw this.#typed(error)
+    }
+  }
+
+  // Errors built by the face pass through; anything from the native layer is decoded.
+  #typed(error) {
+    const classes = this.#classes
+    for (const name in classes) {
+      if (error instanceof classes[name]) return error
+    }
+    return fromNative(error, classes)
+  }
+
+  // Runs a native call; a synchronous throw (bad input, a conversion failure) becomes a rejection.
+  #call(start, parse) {
+    let pending
+    try {
+      pending = start()
+    } catch (error) {
+      return Promise.reject(this.#typed(error))
+    }
+    return parse === undefined ? pending.catch(this.#fail) : pending.then(parse, this.#fail)
+  }
+
+  /** Opens the pool and creates the schema if missing. Idempotent. */
+  initialize(config) {
+    return this.#call(() => {
+      let overrides = null
+      if (config != null) {
+        const options = config.options ?? {}
+        overrides = optionsToJson(this.#classes, {
+          location: config.location,
+          options: { poolSize: options.poolSize, sslMode: options.sslMode },
+        })
+      }
+      return this.#native.initialize(overrides)
+    })
+  }
+
+  /** Releases all connections. Safe to call any number of times, also before initialize(). */
+  close() {
+    return this.#call(() => Promise.resolve(this.#native.close()))
+  }
+
+  /** `{ healthy: true }` when a live query succeeds, else `{ healthy: false, message }`. Never throws. */
+  async healthCheck() {
+    try {
+      const problem = await this.#native.healthCheck()
+      return problem == null ? { healthy: true } : { healthy: false, message: problem }
+    } catch (error) {
+      return { healthy: false, message: fromNative(error, this.#classes).message }
+    }
+  }
+
+  /** Upserts a session with optimistic locking: accepted only when its version is newer. */
+  saveSession(session) {
+    return this.#call(() => {
+      const [id, version, createdMs, updatedMs, json] = check.sessionColumns(this.#classes, session, 'saveSession', 'session')
+      return this.#native.saveSession(id, version, createdMs, updatedMs, json)
+    })
+  }
+
+  /** Saves sessions atomically (all or none); resolves to the number saved. */
+  saveSessions(sessions) {
+    return this.#call(() => {
+      if (!Array.isArray(sessions)) {
+        throw invalid(this.#classes, `saveSessions: sessions must be an array (got ${check.describe(sessions)})`, 'sessions')
+      }
+      const count = sessions.length
+      const ids = new Array(count)
+      const versions = new Array(count)
+      const created = new Array(count)
+      const updated = new Array(count)
+      const jsons = new Array(count)
+      const seen = new Set()
+      for (let index = 0; index < count; index++) {
+        const columns = check.sessionColumns(this.#classes, sessions[index], 'saveSessions', `sessions[${index}]`)
+        const id = columns[0]
+        if (seen.has(id)) {
+          throw invalid(
+            this.#classes,
+            `saveSessions: session id ${JSON.stringify(id)} appears more than once in the batch`,
+            `sessions[${index}].id`,
+          )
+        }
+        seen.add(id)
+        ids[index] = id
+        versions[index] = columns[1]
+        created[index] = columns[2]
+        updated[index] = columns[3]
+        jsons[index] = columns[4]
+      }
+      return this.#native.saveSessions(ids, versions, created, updated, jsons)
+    })
+  }
+
+  /** The session, or `null`. */
+  getSession(sessionId) {
+    return this.#call(() => this.#native.getSession(check.checkId(this.#classes, sessionId, 'getSession')), parseSession)
+  }
+
+  /** A Map of the sessions found; missing ids are absent. */
+  getSessions(sessionIds) {
+    return this.#call(
+      () => this.#native.getSessions(check.checkIdList(this.#classes, sessionIds, 'getSessions')),
+      parseSessionMap,
+    )
+  }
+
+  /** Deletes a session; `true` when it existed. */
+  deleteSession(sessionId) {
+    return this.#call(() => this.#native.deleteSession(check.checkId(this.#classes, sessionId, 'deleteSession')))
+  }
+
+  /** Deletes sessions; resolves to the number deleted. */
+  deleteSessions(sessionIds) {
+    return this.#call(() =>
+      this.#native.deleteSessions(check.checkIdList(this.#classes, sessionIds, 'deleteSessions')),
+    )
+  }
+
+  /** Whether a session exists. */
+  hasSession(sessionId) {
+    return this.#call(() => this.#native.hasSession(check.checkId(this.#classes, sessionId, 'hasSession')))
+  }
+
+  /** `[{ id, state, updatedAt, agentCount }]`, newest `updatedAt` first. */
+  listSessions(state, limit, offset) {
+    return this.#call(() => {
+      if (state !== undefined && state !== null && typeof state !== 'string') {
+        throw invalid(this.#classes, `listSessions: state must be a string (got ${check.describe(state)})`, 'state')
+      }
+      return this.#native.listSessions(
+        state ?? null,
+        check.optionalCount(this.#classes, limit, 'listSessions', 'limit'),
+        check.optionalCount(this.#classes, offset, 'listSessions', 'offset'),
+      )
+    }, parseSummaries)
+  }
+
+  /** Stores any JSON value under `key`. */
+  setValue(key, value) {
+    return this.#call(() => {
+      check.checkKey(this.#classes, key, 'setValue')
+      if (value === undefined) {
+        throw invalid(this.#classes, 'setValue: value must not be undefined (use null, or deleteValue)', 'value')
+      }
+      return this.#native.setValue(key, check.toJson(this.#classes, value, 'setValue', 'value'), null)
+    })
+  }
+
+  /** The value, or `null` when missing or expired. */
+  getValue(key) {
+    return this.#call(() => this.#native.getValue(check.checkKey(this.#classes, key, 'getValue')), parseValue)
+  }
+
+  /** Deletes a value; `true` when a live one existed. */
+  deleteValue(key) {
+    return this.#call(() => this.#native.deleteValue(check.checkKey(this.#classes, key, 'deleteValue')))
+  }
+
+  /** Whether a live value exists. */
+  hasValue(key) {
+    return this.#call(() => this.#native.hasValue(check.checkKey(this.#classes, key, 'hasValue')))
+  }
+
+  /** Deletes all sessions, or those whose `updatedAt` is before `olderThan`; resolves to the count. */
+  clear(olderThan) {
+    return this.#call(() => {
+      const before = olderThan === undefined || olderThan === null ? null : check.dateMs(this.#classes, olderThan, 'clear', 'olderThan')
+      return this.#native.clear(before)
+    })
+  }
+
+  /** Session count, storage size and per-state counts (plus pool figures) in `metrics`. */
+  getStats() {
+    return this.#call(
+      () => this.#native.getStats(),
+      (stats) => ({
+        totalSessions: stats.totalSessions,
+        sizeBytes: stats.sizeBytes,
+        backendType: 'postgres',
+        metrics: {
+          activeCount: stats.activeCount,
+          pausedCount: stats.pausedCount,
+          expiredCount: stats.expiredCount,
+          invalidatedPendingCleanupCount: stats.invalidatedPendingCleanupCount,
+          closedCount: stats.closedCount,
+          pool: {
+            maxSize: stats.poolMaxSize,
+            size: stats.poolSize,
+            idle: stats.poolIdle,
+            waiting: stats.poolWaiting,
+          },
+        },
+      }),
+    )
+  }
+
+  /** `JSON.stringify` of the session with Dates as ISO strings. Synchronous. */
+  serializeSession(session) {
+    return serializeSession(session)
+  }
+
+  /** Parses a serialized session, reviving its Date fields. Synchronous. */
+  deserializeSession(json) {
+    return deserializeSession(json)
+  }
+}
+
+module.exports = {
+  PostgresStorageAdapter,
+  StorageError,
+  ConflictError,
+  ValidationError,
+  NotFoundError,
+  serializeSession,
+  deserializeSession,
+}

@@ -1,0 +1,112 @@
+//! The adapter's lifecycle: not initialized -> open (a [`Store`]) -> closed, and back to open.
+
+use std::sync::{Arc, RwLock};
+
+use serde_json::{Map, Value};
+
+use crate::config::{self, Config};
+use crate::error::{Error, Result};
+use crate::pool::{Op, Store};
+use crate::schema::Sql;
+
+enum State {
+  New,
+  Open(Arc<Store>),
+  Closed,
+}
+
+/// An adapter: the constructor's options and, once initialized, an open store.
+pub struct Adapter {
+  options: Map<String, Value>,
+  state: RwLock<State>,
+  initializing: tokio::sync::Mutex<()>,
+}
+
+impl Adapter {
+  /// Validates the options (nothing is opened).
+  pub fn new(options_json: &str) -> Result<Self> {
+    let options = config::parse_options(options_json)?;
+    config::resolve(&options, &config::process_env)?;
+    Ok(Adapter {
+      options,
+      state: RwLock::new(State::New),
+      initializing: tokio::sync::Mutex::new(()),
+    })
+  }
+
+  /// Opens the pool (or keeps the open one when the configuration is unchanged) and creates the
+  /// schema if missing. Safe to call again at any time, also after `close()`.
+  pub async fn initialize(&self, overrides_json: Option<&str>) -> Result<()> {
+    let options = match overrides_json {
+      Some(json) => config::apply_initialize_overrides(&self.options, &config::parse_options(json)?),
+      None => self.options.clone(),
+    };
+    let config: Config = config::resolve(&options, &config::process_env)?;
+    let _one_at_a_time = self.initializing.lock().await;
+
+    let current = match &*self.read_state()? {
+      State::Open(store) if store.config == config => Some(store.clone()),
+      _ => None,
+    };
+    if let Some(store) = current {
+      return store.create_schema().await;
+    }
+    let store = Arc::new(Store::new(config, Sql::unqualified())?);
+    if let Err(error) = store.create_schema().await {
+      store.close();
+      return Err(error);
+    }
+    let previous = std::mem::replace(&mut *self.write_state()?, State::Open(store));
+    if let State::Open(previous) = previous {
+      previous.close();
+    }
+    Ok(())
+  }
+
+  /// The open store, or `E_NOT_INITIALIZED` / `E_CLOSED`.
+  pub fn store(&self, method: &'static str) -> Result<Arc<Store>> {
+    match &*self.read_state()? {
+      State::Open(store) => Ok(store.clone()),
+      State::New => Err(Error::NotInitialized {
+        context: Op::plain(method).to_string(),
+      }),
+      State::Closed => Err(Error::Closed {
+        context: Op::plain(method).to_string(),
+      }),
+    }
+  }
+
+  /// Closes the pool. Calls already running finish; later calls fail with `E_CLOSED`.
+  pub fn close(&self) -> Result<()> {
+    let previous = std::mem::replace(&mut *self.write_state()?, State::Closed);
+    if let State::Open(store) = previous {
+      store.close();
+    }
+    Ok(())
+  }
+
+  /// `None` when a live query succeeds, else why not.
+  pub async fn health(&self) -> Option<String> {
+    let store = match self.store("healthCheck") {
+      Ok(store) => store,
+      Err(error) => return Some(error.to_string()),
+    };
+    store.ping().await.err().map(|error| error.to_string())
+  }
+
+  fn read_state(&self) -> Result<std::sync::RwLockReadGuard<'_, State>> {
+    self.state.read().map_err(|_| poisoned())
+  }
+
+  fn write_state(&self) -> Result<std::sync::RwLockWriteGuard<'_, State>> {
+    self.state.write().map_err(|_| poisoned())
+  }
+}
+
+fn poisoned() -> Error {
+  Error::Query {
+    context: "adapter".into(),
+    message: "internal state lock poisoned by an earlier panic".into(),
+    sqlstate: None,
+  }
+}

@@ -1,0 +1,196 @@
+//! The connection pool (deadpool-postgres on tokio) with its timeouts, and the statement runner
+//! every query goes through: pooled client, cached prepared statement, error classification.
+
+use std::fmt;
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{NoTls, Row, Statement};
+
+use crate::config::{Config, SslMode};
+use crate::error::{Error, Result};
+use crate::schema::Sql;
+use crate::tls;
+
+/// Time allowed to check a pooled connection before reusing it.
+const RECYCLE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Names the operation in error messages, e.g. `saveSession("abc")`; formatted only on failure.
+#[derive(Clone, Copy)]
+pub struct Op<'a> {
+  /// The public method name.
+  pub method: &'static str,
+  /// The session id or key involved, if any.
+  pub subject: Option<&'a str>,
+}
+
+impl<'a> Op<'a> {
+  /// An operation on one id or key.
+  pub fn on(method: &'static str, subject: &'a str) -> Self {
+    Op {
+      method,
+      subject: Some(subject),
+    }
+  }
+
+  /// An operation with no single subject.
+  pub fn plain(method: &'static str) -> Self {
+    Op { method, subject: None }
+  }
+}
+
+impl fmt::Display for Op<'_> {
+  fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    match self.subject {
+      Some(subject) => write!(f, "{}({subject:?})", self.method),
+      None => write!(f, "{}()", self.method),
+    }
+  }
+}
+
+/// An open store: the pool, the SQL for its schema, and the config it was built from.
+pub struct Store {
+  pool: Pool,
+  /// The SQL text of every statement.
+  pub sql: Sql,
+  /// The configuration the pool was built from.
+  pub config: Config,
+}
+
+impl Store {
+  /// Builds the pool. Opens no connection: the first `client()` call does.
+  pub fn new(config: Config, sql: Sql) -> Result<Self> {
+    let mut pg = tokio_postgres::Config::new();
+    for host in &config.hosts {
+      if host.starts_with('/') {
+        pg.host_path(host);
+      } else {
+        pg.host(host);
+      }
+    }
+    for port in &config.ports {
+      pg.port(*port);
+    }
+    pg.dbname(&config.database)
+      .user(&config.user)
+      .password(&config.password)
+      .application_name(&config.application_name)
+      .connect_timeout(config.connect_timeout)
+      .keepalives(true)
+      .keepalives_idle(Duration::from_secs(30));
+    pg.ssl_mode(match config.ssl_mode {
+      SslMode::Disable => tokio_postgres::config::SslMode::Disable,
+      SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
+      SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => tokio_postgres::config::SslMode::Require,
+    });
+    let manager_config = ManagerConfig {
+      recycling_method: RecyclingMethod::Fast,
+    };
+    let manager = match config.ssl_mode {
+      SslMode::Disable => Manager::from_config(pg, NoTls, manager_config),
+      _ => Manager::from_config(pg, tls::connector(&config)?, manager_config),
+    };
+    // A connection attempt may try every host in turn, each with its own connect timeout.
+    let create_timeout = config.connect_timeout * (config.hosts.len() as u32).max(1) + Duration::from_secs(1);
+    let pool = Pool::builder(manager)
+      .max_size(config.pool_size)
+      .runtime(Runtime::Tokio1)
+      .wait_timeout(Some(config.acquire_timeout))
+      .create_timeout(Some(create_timeout))
+      .recycle_timeout(Some(RECYCLE_TIMEOUT))
+      .build()
+      .map_err(|e| Error::config("poolSize", format!("cannot build the pool: {e}")))?;
+    Ok(Store { pool, sql, config })
+  }
+
+  /// A pooled connection, or `E_TIMEOUT` / `E_CONNECTION` / `E_CLOSED`.
+  pub async fn client(&self, op: Op<'_>) -> Result<Object> {
+    self.pool.get().await.map_err(|e| Error::from_pool(&op.to_string(), e))
+  }
+
+  /// Creates the schema if missing and prepares every statement on that connection, so the
+  /// first call after `initialize()` is as fast as the rest.
+  pub async fn create_schema(&self) -> Result<()> {
+    let op = Op::plain("initialize");
+    let client = self.client(op).await?;
+    client
+      .batch_execute(&self.sql.create_schema)
+      .await
+      .map_err(|e| Error::from_pg(&op.to_string(), &e))?;
+    // The tables may have been dropped and recreated: forget plans made against the old ones.
+    self.pool.manager().statement_caches.clear();
+    for sql in self.sql.prepared_statements() {
+      client
+        .prepare_cached(sql)
+        .await
+        .map_err(|e| Error::from_pg(&op.to_string(), &e))?;
+    }
+    Ok(())
+  }
+
+  /// Runs `SELECT 1`.
+  pub async fn ping(&self) -> Result<()> {
+    let op = Op::plain("healthCheck");
+    let client = self.client(op).await?;
+    client
+      .simple_query("SELECT 1")
+      .await
+      .map(|_| ())
+      .map_err(|e| Error::from_pg(&op.to_string(), &e))
+  }
+
+  /// Stops handing out connections and drops the idle ones; busy ones close when returned.
+  pub fn close(&self) {
+    self.pool.close();
+  }
+
+  /// Pool figures: (max size, open connections, idle connections, callers waiting).
+  pub fn pool_status(&self) -> (usize, usize, usize, usize) {
+    let status = self.pool.status();
+    (status.max_size, status.size, status.available, status.waiting)
+  }
+}
+
+/// The cached prepared statement for `sql` on `client`.
+pub async fn prepare(client: &Object, sql: &str, op: Op<'_>) -> Result<Statement> {
+  client
+    .prepare_cached(sql)
+    .await
+    .map_err(|e| Error::from_pg(&op.to_string(), &e))
+}
+
+/// Parameters as tokio-postgres takes them.
+pub type Params<'a> = [&'a (dyn ToSql + Sync)];
+
+/// Runs a statement and returns its rows.
+pub async fn query(client: &Object, sql: &str, params: &Params<'_>, op: Op<'_>) -> Result<Vec<Row>> {
+  let statement = prepare(client, sql, op).await?;
+  client
+    .query(&statement, params)
+    .await
+    .map_err(|e| Error::from_pg(&op.to_string(), &e))
+}
+
+/// Runs a statement and returns its only row, if any.
+pub async fn query_opt(client: &Object, sql: &str, params: &Params<'_>, op: Op<'_>) -> Result<Option<Row>> {
+  let statement = prepare(client, sql, op).await?;
+  client
+    .query_opt(&statement, params)
+    .await
+    .map_err(|e| Error::from_pg(&op.to_string(), &e))
+}
+
+/// Runs a statement and returns the number of rows it affected.
+pub async fn execute(client: &Object, sql: &str, params: &Params<'_>, op: Op<'_>) -> Result<u64> {
+  let statement = prepare(client, sql, op).await?;
+  client
+    .execute(&statement, params)
+    .await
+    .map_err(|e| Error::from_pg(&op.to_string(), &e))
+}
+
+/// Reads a column, turning a type mismatch into `E_QUERY` instead of a panic.
+pub fn column<'a, T: tokio_postgres::types::FromSql<'a>>(row: &'a Row, index: usize, op: Op<'_>) -> Result<T> {
+  row.try_get(index).map_err(|e| Error::from_pg(&op.to_string(), &e))
+}
