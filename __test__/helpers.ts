@@ -1,0 +1,96 @@
+// Shared test helpers: the contract suite's connection settings, table drops through a separate
+// connection, and session builders.
+import pg from 'pg'
+import { randomUUID } from 'node:crypto'
+import type { MessageTurn, PostgresConfig, Session, SessionState } from '@smalltalk-ai/postgres-storage'
+
+/** The connection the contract suite uses (POSTGRES_* with the suite's defaults), pool 5. */
+export function contractConfig(): PostgresConfig {
+  return {
+    host: process.env.POSTGRES_HOST ?? 'localhost',
+    port: Number(process.env.POSTGRES_PORT ?? 5432),
+    database: process.env.POSTGRES_DB ?? 'smalltalk_test',
+    user: process.env.POSTGRES_USER ?? 'postgres',
+    password: process.env.POSTGRES_PASSWORD ?? 'postgres',
+    poolSize: 5,
+  }
+}
+
+/** A plain `pg` client on the test database (the "separate connection"). */
+export async function rawClient(): Promise<pg.Client> {
+  const { host, port, database, user, password } = contractConfig()
+  const client = new pg.Client({ host: host as string, port: port as number, database, user, password })
+  await client.connect()
+  return client
+}
+
+/** Runs one SQL statement through a separate connection. */
+export async function sql<R extends pg.QueryResultRow = any>(text: string, params: unknown[] = []): Promise<R[]> {
+  const client = await rawClient()
+  try {
+    return (await client.query<R>(text, params)).rows
+  } finally {
+    await client.end()
+  }
+}
+
+/** Drops both tables, as the contract suite does before and after every test. */
+export async function dropTables(): Promise<void> {
+  await sql('DROP TABLE IF EXISTS sessions; DROP TABLE IF EXISTS key_value')
+}
+
+/** `count` turns, each with one reply per agent. */
+export function makeTurns(count: number, agentIds: string[] = ['agent-a', 'agent-b'], base = Date.now()): MessageTurn[] {
+  const turns: MessageTurn[] = []
+  for (let sequence = 1; sequence <= count; sequence++) {
+    const timestamp = new Date(base + sequence * 1000)
+    turns.push({
+      sequence,
+      timestamp,
+      userMessage: `User message number ${sequence}: what should we do about item ${sequence}?`,
+      agentResponses: agentIds.map((agentId, index) => ({
+        agentId,
+        response: `Reply ${sequence} from ${agentId}: here is a considered answer with some detail, option ${index}.`,
+        timestamp: new Date(timestamp.getTime() + 100 + index),
+      })),
+    })
+  }
+  return turns
+}
+
+/** A complete session (3 turns, 2 agents unless overridden). */
+export function makeSession(overrides: Partial<Session> = {}): Session {
+  const now = new Date()
+  const agentIds = overrides.agentIds ?? ['agent-a', 'agent-b']
+  const history = overrides.conversationHistory ?? makeTurns(3, agentIds)
+  const session: Session = {
+    id: randomUUID(),
+    createdAt: now,
+    updatedAt: now,
+    expiresAt: new Date(now.getTime() + 3_600_000),
+    state: 'active' as SessionState,
+    agentIds,
+    agentStates: Object.fromEntries(
+      agentIds.map((agentId) => [
+        agentId,
+        {
+          config: { model: 'gpt-4', temperature: 0.2, tools: ['search', 'calc'] },
+          context: { lastTopic: 'planning', notes: { count: 2 } },
+          messageHistory: history.slice(-2),
+        },
+      ]),
+    ),
+    conversationHistory: history,
+    sharedContext: { project: { name: 'demo', nested: { depth: [1, 2, { three: true }] } } },
+    metadata: { userId: 'user-1', tags: ['test', 'contract'] },
+    version: 1,
+    ...overrides,
+  }
+  return session
+}
+
+/** The 95th percentile of a list of durations. */
+export function p95(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.95) - 1)]
+}
