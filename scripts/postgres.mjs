@@ -11,16 +11,30 @@ import pg from 'pg'
 
 const log = (message) => process.stderr.write(`[postgres] ${message}\n`)
 
-/** The connection the user configured: POSTGRES_* first, then PG*, then the contract's test defaults. */
+/**
+ * The connection the user configured: a URL in DATABASE_URL / POSTGRES_URL, else POSTGRES_* and
+ * PG* variables (POSTGRES_* first), else the defaults (localhost:5432, user/password postgres).
+ */
 export function configuredTarget(env = process.env, defaultDatabase = 'smalltalk_test') {
   const pick = (...names) => names.map((name) => env[name]).find((value) => value !== undefined && value !== '')
-  return {
+  const target = {
     host: pick('POSTGRES_HOST', 'PGHOST') ?? 'localhost',
     port: Number(pick('POSTGRES_PORT', 'PGPORT') ?? 5432),
     database: pick('POSTGRES_DB', 'PGDATABASE') ?? defaultDatabase,
     user: pick('POSTGRES_USER', 'PGUSER') ?? 'postgres',
     password: pick('POSTGRES_PASSWORD', 'PGPASSWORD') ?? 'postgres',
   }
+  const url = pick('DATABASE_URL', 'POSTGRES_URL')
+  if (url !== undefined) {
+    const parsed = new URL(url)
+    if (!/^postgres(ql)?:$/.test(parsed.protocol)) throw new Error('DATABASE_URL must be a postgres:// URL')
+    if (parsed.hostname) target.host = decodeURIComponent(parsed.hostname).replace(/^\[(.*)\]$/, '$1')
+    if (parsed.port) target.port = Number(parsed.port)
+    if (parsed.username) target.user = decodeURIComponent(parsed.username)
+    if (parsed.password) target.password = decodeURIComponent(parsed.password)
+    if (parsed.pathname.length > 1) target.database = decodeURIComponent(parsed.pathname.slice(1))
+  }
+  return target
 }
 
 /** The environment a child process needs to reach `target` (both naming schemes). */

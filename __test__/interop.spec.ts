@@ -1,0 +1,53 @@
+// Databases written by the original pg-based TypeScript adapter keep working, and the reverse.
+// The "original" side below uses that adapter's SQL and data flow through `pg`: the session
+// serialized to a JSON string bound to the jsonb column; jsonb read back, stringified and revived.
+import { PostgresStorageAdapter, deserializeSession, serializeSession } from '@smalltalk-ai/postgres-storage'
+import type pg from 'pg'
+import { contractConfig, dropTables, makeSession, makeTurns, rawClient } from './helpers.js'
+
+let adapter: PostgresStorageAdapter
+let client: pg.Client
+
+beforeEach(async () => {
+  await dropTables()
+  adapter = new PostgresStorageAdapter(contractConfig())
+  await adapter.initialize()
+  client = await rawClient()
+})
+
+afterEach(async () => {
+  await client.end()
+  await adapter.close()
+  await dropTables()
+})
+
+it('reads sessions and values written with the original adapter SQL', async () => {
+  const session = makeSession({ conversationHistory: makeTurns(4), version: 2 })
+  // The original bound Dates through pg; with the process in UTC that is the ISO text below.
+  await client.query(
+    `INSERT INTO sessions (id, data, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (id) DO UPDATE SET data = $2, version = $3, updated_at = $5`,
+    [session.id, serializeSession(session), session.version, session.createdAt.toISOString(), session.updatedAt.toISOString()],
+  )
+  await client.query(`INSERT INTO key_value (key, value) VALUES ($1, $2)`, ['legacy', JSON.stringify({ a: [1, 2] })])
+
+  expect(await adapter.getSession(session.id)).toEqual(session)
+  const [summary] = await adapter.listSessions()
+  expect(summary).toEqual({ id: session.id, state: 'active', updatedAt: session.updatedAt, agentCount: 2 })
+  expect(await adapter.getValue('legacy')).toEqual({ a: [1, 2] })
+  await expect(adapter.saveSession({ ...session, version: 2 })).rejects.toMatchObject({ conflictingVersions: [2, 2] })
+})
+
+it('writes rows the original adapter reads back identically', async () => {
+  const session = makeSession({ conversationHistory: makeTurns(4), version: 3 })
+  await adapter.saveSession(session)
+  await adapter.setValue('modern', { nested: { ok: true } })
+
+  const { rows } = await client.query('SELECT data, version FROM sessions WHERE id = $1', [session.id])
+  expect(rows[0].version).toBe(3)
+  expect(deserializeSession(JSON.stringify(rows[0].data))).toEqual(session)
+  const values = await client.query('SELECT value FROM key_value WHERE key = $1 AND (ttl IS NULL OR ttl > NOW())', [
+    'modern',
+  ])
+  expect(values.rows[0].value).toEqual({ nested: { ok: true } })
+})
