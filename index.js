@@ -54,10 +54,12 @@ class PostgresStorageAdapter {
   #native
   #classes
   #fail
+  #defaultTtl = null
 
   constructor(config = {}) {
-    const { errorClasses, ...options } = config ?? {}
+    const { errorClasses, ttl, ...options } = config ?? {}
     this.#classes = resolveErrorClasses(errorClasses)
+    if (ttl !== undefined) this.#defaultTtl = check.checkDefaultTtl(this.#classes, ttl, 'constructor')
     this.#fail = (error) => {
       throw fromNative(error, this.#classes)
     }
@@ -93,6 +95,7 @@ class PostgresStorageAdapter {
     return this.#call(() => {
       let overrides = null
       if (config != null) {
+        if (config.ttl !== undefined) this.#defaultTtl = check.checkDefaultTtl(this.#classes, config.ttl, 'initialize')
         const options = config.options ?? {}
         overrides = optionsToJson(this.#classes, {
           location: config.location,
@@ -204,15 +207,30 @@ class PostgresStorageAdapter {
     }, parseSummaries)
   }
 
-  /** Stores any JSON value under `key`. */
-  setValue(key, value) {
+  /**
+   * Stores any JSON value under `key`. `options.ttl`: seconds until it expires (default: the
+   * adapter's `ttl`, else never); `ttl: null` stores it without expiry.
+   */
+  setValue(key, value, options) {
     return this.#call(() => {
       check.checkKey(this.#classes, key, 'setValue')
       if (value === undefined) {
         throw invalid(this.#classes, 'setValue: value must not be undefined (use null, or deleteValue)', 'value')
       }
-      return this.#native.setValue(key, check.toJson(this.#classes, value, 'setValue', 'value'), null)
+      let ttl = this.#defaultTtl
+      if (options !== undefined && options !== null) {
+        if (typeof options !== 'object') {
+          throw invalid(this.#classes, `setValue: options must be an object (got ${check.describe(options)})`, 'options')
+        }
+        if (options.ttl !== undefined) ttl = check.checkTtl(this.#classes, options.ttl, 'setValue', 'options.ttl')
+      }
+      return this.#native.setValue(key, check.toJson(this.#classes, value, 'setValue', 'value'), ttl)
     })
+  }
+
+  /** Deletes expired key-value entries now; resolves to the number deleted. */
+  purgeExpired() {
+    return this.#call(() => this.#native.purgeExpired())
   }
 
   /** The value, or `null` when missing or expired. */

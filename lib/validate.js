@@ -27,12 +27,21 @@ function describe(value) {
   }
 }
 
+// A lone UTF-16 surrogate cannot be encoded as UTF-8: the stored text would differ from the given one.
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?:^|[^\ud800-\udbff])[\udc00-\udfff]/
+
 function checkText(classes, value, method, field, maxLength) {
   if (typeof value !== 'string' || value.length === 0) {
     throw invalid(classes, `${method}: ${field} must be a non-empty string (got ${describe(value)})`, field)
   }
   if (value.length > maxLength) {
     throw invalid(classes, `${method}: ${field} is longer than ${maxLength} characters (${value.length})`, field)
+  }
+  if (value.includes('\u0000')) {
+    throw invalid(classes, `${method}: ${field} contains the character U+0000, which PostgreSQL text cannot hold`, field)
+  }
+  if (LONE_SURROGATE.test(value)) {
+    throw invalid(classes, `${method}: ${field} contains a lone UTF-16 surrogate (not valid Unicode text)`, field)
   }
   return value
 }
@@ -86,7 +95,30 @@ function sessionColumns(classes, session, method, where) {
   return [id, version, createdMs, updatedMs, toJson(classes, session, method, where)]
 }
 
-/** JSON.stringify, with circular structures and BigInts refused as ValidationError. */
+// JSON.stringify writes U+0000 as the escape \u0000 (an odd run of backslashes before "u0000").
+const ESCAPED_NUL = /(?:^|[^\\])(?:\\\\)*\\u0000/
+
+// The path of the first string (key or value) holding U+0000, e.g. "session.metadata.note".
+function pathOfNul(value, path, seen = new Set()) {
+  if (typeof value === 'string') return value.includes('\u0000') ? path : null
+  if (value === null || typeof value !== 'object' || seen.has(value)) return null
+  seen.add(value)
+  const json = typeof value.toJSON === 'function' ? value.toJSON() : value
+  if (json !== value) return pathOfNul(json, path, seen)
+  for (const key of Object.keys(value)) {
+    if (key.includes('\u0000')) return `${path}[${JSON.stringify(key)}]`
+    const child = Array.isArray(value) ? `${path}[${key}]` : `${path}.${key}`
+    const found = pathOfNul(value[key], child, seen)
+    if (found !== null) return found
+  }
+  return null
+}
+
+/**
+ * JSON.stringify, refusing as ValidationError what PostgreSQL's jsonb cannot store exactly:
+ * circular structures, BigInts, and strings holding U+0000 (jsonb rejects \u0000; we refuse it
+ * rather than store something else).
+ */
 function toJson(classes, value, method, field) {
   let json
   try {
@@ -97,7 +129,20 @@ function toJson(classes, value, method, field) {
   if (json === undefined) {
     throw invalid(classes, `${method}: ${field} cannot be stored as JSON (got ${describe(value)})`, field)
   }
+  if (json.includes('\\u0000') && ESCAPED_NUL.test(json)) {
+    const where = pathOfNul(value, field) ?? field
+    throw invalid(classes, `${method}: ${where} contains the character U+0000, which PostgreSQL jsonb cannot store`, where)
+  }
   return json
+}
+
+/** A TTL in seconds: a positive finite number, or null for "never expires". */
+function checkTtl(classes, ttl, method, field) {
+  if (ttl === null) return null
+  if (typeof ttl !== 'number' || !Number.isFinite(ttl) || ttl <= 0) {
+    throw invalid(classes, `${method}: ${field} must be a positive number of seconds or null (got ${describe(ttl)})`, field)
+  }
+  return ttl
 }
 
 /** An array of session ids. */
@@ -118,6 +163,11 @@ function optionalCount(classes, value, method, field) {
   return value
 }
 
+/** The adapter-wide default TTL (`ttl` option): 0 or null mean "entries never expire". */
+function checkDefaultTtl(classes, ttl, method) {
+  return ttl === 0 || ttl === null ? null : checkTtl(classes, ttl, method, 'ttl')
+}
+
 module.exports = {
   MAX_ID_LENGTH,
   MAX_KEY_LENGTH,
@@ -129,5 +179,7 @@ module.exports = {
   dateMs,
   sessionColumns,
   toJson,
+  checkTtl,
+  checkDefaultTtl,
   optionalCount,
 }

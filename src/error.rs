@@ -89,6 +89,18 @@ impl Error {
     }
   }
 
+  /// True when the connection died under the call (terminated backend, server restart, reset
+  /// socket): the connection must be discarded, and an idempotent call may run again.
+  pub fn is_connection_loss(&self) -> bool {
+    match self {
+      Error::Connection { sqlstate: None, .. } => true,
+      Error::Connection {
+        sqlstate: Some(state), ..
+      } => state.starts_with("08") || matches!(state.as_str(), "57P01" | "57P02" | "57P03"),
+      _ => false,
+    }
+  }
+
   /// Shorthand for a validation error naming `field`.
   pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
     Error::Validation {
@@ -312,6 +324,21 @@ mod tests {
     assert_eq!(kind("28P01"), "E_CONNECTION");
     assert_eq!(kind("42P01"), "E_QUERY");
     assert_eq!(kind("23505"), "E_QUERY");
+  }
+
+  #[test]
+  fn connection_loss_is_told_apart() {
+    let loss = |state: Option<&str>| Error::Connection {
+      context: "c".into(),
+      message: "m".into(),
+      sqlstate: state.map(str::to_string),
+    };
+    assert!(loss(None).is_connection_loss());
+    assert!(loss(Some("57P01")).is_connection_loss());
+    assert!(loss(Some("08006")).is_connection_loss());
+    assert!(!loss(Some("28P01")).is_connection_loss());
+    assert!(!loss(Some("3D000")).is_connection_loss());
+    assert!(!classify_sqlstate("c".into(), "m".into(), "57014".into()).is_connection_loss());
   }
 
   #[test]

@@ -294,6 +294,19 @@ impl NativeAdapter {
     guarded(async move { inner.store("hasValue")?.has_value(&key).await }).await
   }
 
+  /// Panics inside the native layer on purpose, to prove a panic becomes an `E_INTERNAL`
+  /// rejection instead of crossing into Node. Test hook; not part of the public API.
+  #[napi(js_name = "__panicForTests")]
+  pub async fn panic_for_tests(message: String) -> napi::Result<()> {
+    guarded(async move {
+      if !message.is_empty() {
+        panic!("{message}");
+      }
+      Ok(())
+    })
+    .await
+  }
+
   /// Deletes expired key-value entries; the number deleted.
   #[napi]
   pub async fn purge_expired(&self) -> napi::Result<i64> {

@@ -2,9 +2,10 @@
 //! every query goes through: pooled client, cached prepared statement, error classification.
 
 use std::fmt;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row, Statement};
 
@@ -49,9 +50,53 @@ impl fmt::Display for Op<'_> {
   }
 }
 
+/// Runs `$body` (an `async` block) with a pooled connection bound to `$client`.
+///
+/// A connection lost under the call (terminated backend, server restart) is discarded, never
+/// returned to the pool. With `retry`, the body then runs once more on a fresh connection; use it
+/// only where running the statement twice cannot change the outcome. The `|client, attempt|` form
+/// also binds the attempt number (1 or 2).
+macro_rules! with_client {
+  ($store:expr, $op:expr, retry, |$client:ident| $body:expr) => {
+    with_client!(@run $store, $op, 2, $client, _attempt, $body)
+  };
+  ($store:expr, $op:expr, retry, |$client:ident, $attempt:ident| $body:expr) => {
+    with_client!(@run $store, $op, 2, $client, $attempt, $body)
+  };
+  ($store:expr, $op:expr, once, |$client:ident| $body:expr) => {
+    with_client!(@run $store, $op, 1, $client, _attempt, $body)
+  };
+  (@run $store:expr, $op:expr, $attempts:expr, $client:ident, $attempt:ident, $body:expr) => {{
+    let mut $attempt: u32 = 1;
+    loop {
+      #[allow(unused_mut)]
+      let mut $client = $store.client($op).await?;
+      let result: $crate::error::Result<_> = $body.await;
+      match result {
+        Err(error) if error.is_connection_loss() => {
+          $crate::pool::discard($client);
+          if $attempt < $attempts {
+            $attempt += 1;
+            continue;
+          }
+          break Err(error);
+        }
+        other => break other,
+      }
+    }
+  }};
+}
+pub(crate) use with_client;
+
+/// Drops a connection instead of returning it to the pool.
+pub fn discard(client: Object) {
+  drop(Object::take(client));
+}
+
 /// An open store: the pool, the SQL for its schema, and the config it was built from.
 pub struct Store {
   pool: Pool,
+  purge_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
   /// The SQL text of every statement.
   pub sql: Sql,
   /// The configuration the pool was built from.
@@ -79,6 +124,9 @@ impl Store {
       .connect_timeout(config.connect_timeout)
       .keepalives(true)
       .keepalives_idle(Duration::from_secs(30));
+    if let Some(timeout) = config.statement_timeout {
+      pg.options(format!("-c statement_timeout={}", timeout.as_millis()));
+    }
     pg.ssl_mode(match config.ssl_mode {
       SslMode::Disable => tokio_postgres::config::SslMode::Disable,
       SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
@@ -101,7 +149,40 @@ impl Store {
       .recycle_timeout(Some(RECYCLE_TIMEOUT))
       .build()
       .map_err(|e| Error::config("poolSize", format!("cannot build the pool: {e}")))?;
-    Ok(Store { pool, sql, config })
+    Ok(Store {
+      pool,
+      purge_task: Mutex::new(None),
+      sql,
+      config,
+    })
+  }
+
+  /// Starts the background purge of expired key-value entries when `purgeIntervalMs` is set.
+  /// The task runs on the tokio runtime (it never keeps Node's event loop alive) and ends with
+  /// the store.
+  pub fn start_purge_task(self: &Arc<Self>) {
+    let Some(interval) = self.config.purge_interval else {
+      return;
+    };
+    let store: Weak<Store> = Arc::downgrade(self);
+    let task = tokio::spawn(async move {
+      let mut ticks = tokio::time::interval(interval);
+      ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+      ticks.tick().await;
+      loop {
+        ticks.tick().await;
+        let Some(store) = store.upgrade() else {
+          break;
+        };
+        // A failed purge is retried at the next tick; expired entries already read as absent.
+        let _ = store.purge_expired().await;
+      }
+    });
+    if let Ok(mut slot) = self.purge_task.lock() {
+      if let Some(previous) = slot.replace(task) {
+        previous.abort();
+      }
+    }
   }
 
   /// A pooled connection, or `E_TIMEOUT` / `E_CONNECTION` / `E_CLOSED`.
@@ -132,16 +213,22 @@ impl Store {
   /// Runs `SELECT 1`.
   pub async fn ping(&self) -> Result<()> {
     let op = Op::plain("healthCheck");
-    let client = self.client(op).await?;
-    client
-      .simple_query("SELECT 1")
-      .await
-      .map(|_| ())
-      .map_err(|e| Error::from_pg(&op.to_string(), &e))
+    with_client!(self, op, retry, |client| async {
+      client
+        .simple_query("SELECT 1")
+        .await
+        .map(|_| ())
+        .map_err(|e| Error::from_pg(&op.to_string(), &e))
+    })
   }
 
   /// Stops handing out connections and drops the idle ones; busy ones close when returned.
   pub fn close(&self) {
+    if let Ok(mut slot) = self.purge_task.lock() {
+      if let Some(task) = slot.take() {
+        task.abort();
+      }
+    }
     self.pool.close();
   }
 
@@ -153,7 +240,7 @@ impl Store {
 }
 
 /// The cached prepared statement for `sql` on `client`.
-pub async fn prepare(client: &Object, sql: &str, op: Op<'_>) -> Result<Statement> {
+pub async fn prepare(client: &impl GenericClient, sql: &str, op: Op<'_>) -> Result<Statement> {
   client
     .prepare_cached(sql)
     .await
@@ -164,7 +251,7 @@ pub async fn prepare(client: &Object, sql: &str, op: Op<'_>) -> Result<Statement
 pub type Params<'a> = [&'a (dyn ToSql + Sync)];
 
 /// Runs a statement and returns its rows.
-pub async fn query(client: &Object, sql: &str, params: &Params<'_>, op: Op<'_>) -> Result<Vec<Row>> {
+pub async fn query(client: &impl GenericClient, sql: &str, params: &Params<'_>, op: Op<'_>) -> Result<Vec<Row>> {
   let statement = prepare(client, sql, op).await?;
   client
     .query(&statement, params)
@@ -173,7 +260,7 @@ pub async fn query(client: &Object, sql: &str, params: &Params<'_>, op: Op<'_>) 
 }
 
 /// Runs a statement and returns its only row, if any.
-pub async fn query_opt(client: &Object, sql: &str, params: &Params<'_>, op: Op<'_>) -> Result<Option<Row>> {
+pub async fn query_opt(client: &impl GenericClient, sql: &str, params: &Params<'_>, op: Op<'_>) -> Result<Option<Row>> {
   let statement = prepare(client, sql, op).await?;
   client
     .query_opt(&statement, params)
@@ -182,7 +269,7 @@ pub async fn query_opt(client: &Object, sql: &str, params: &Params<'_>, op: Op<'
 }
 
 /// Runs a statement and returns the number of rows it affected.
-pub async fn execute(client: &Object, sql: &str, params: &Params<'_>, op: Op<'_>) -> Result<u64> {
+pub async fn execute(client: &impl GenericClient, sql: &str, params: &Params<'_>, op: Op<'_>) -> Result<u64> {
   let statement = prepare(client, sql, op).await?;
   client
     .execute(&statement, params)

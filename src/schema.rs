@@ -18,6 +18,9 @@ pub struct Sql {
   pub save_sessions: String,
   /// Stored version of one session.
   pub stored_version: String,
+  /// How many of the given (id, data, version) triples are stored exactly so: tells, after a
+  /// lost connection, whether an earlier attempt of the same save was committed.
+  pub applied_sessions: String,
   /// One session's JSON.
   pub get_session: String,
   /// Many sessions' ids and JSON.
@@ -96,6 +99,11 @@ impl Sql {
          {upsert_tail} RETURNING id"
       ),
       stored_version: format!("SELECT version FROM {sessions} WHERE id = $1"),
+      applied_sessions: format!(
+        "SELECT count(*) FROM {sessions} s \
+         JOIN unnest($1::text[], $2::jsonb[], $3::int4[]) AS i(id, data, version) \
+         ON s.id = i.id AND s.version = i.version AND s.data = i.data"
+      ),
       get_session: format!("SELECT data FROM {sessions} WHERE id = $1"),
       get_sessions: format!("SELECT id, data FROM {sessions} WHERE id = ANY($1::text[])"),
       delete_session: format!("DELETE FROM {sessions} WHERE id = $1"),
@@ -132,11 +140,12 @@ impl Sql {
 
 impl Sql {
   /// Every statement that runs as a prepared statement (all but the DDL).
-  pub fn prepared_statements(&self) -> [&str; 18] {
+  pub fn prepared_statements(&self) -> [&str; 19] {
     [
       &self.save_session,
       &self.save_sessions,
       &self.stored_version,
+      &self.applied_sessions,
       &self.get_session,
       &self.get_sessions,
       &self.delete_session,

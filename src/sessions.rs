@@ -3,9 +3,12 @@
 use std::collections::HashSet;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use deadpool_postgres::GenericClient;
+use tokio_postgres::types::ToSql;
+
 use crate::error::{Error, Result};
 use crate::jsonb::{JsonText, RawJson};
-use crate::pool::{self, column, Op, Store};
+use crate::pool::{self, column, with_client, Op, Store};
 
 /// How often a save retries when the row it conflicted with vanished before its version was read.
 const CONFLICT_RETRIES: usize = 3;
@@ -69,41 +72,53 @@ fn push_json_string(out: &mut String, text: &str) {
 
 impl Store {
   /// Upserts one session if its version is newer than the stored one; otherwise `E_CONFLICT`.
+  /// Retried once on a lost connection; a retry that finds this very save already stored succeeds.
   pub async fn save_session(&self, session: &SessionInput) -> Result<()> {
     let op = Op::on("saveSession", &session.id);
-    let client = self.client(op).await?;
-    for _ in 0..CONFLICT_RETRIES {
-      let written = pool::execute(
-        &client,
-        &self.sql.save_session,
-        &[
+    with_client!(self, op, retry, |client, attempt| async {
+      for _ in 0..CONFLICT_RETRIES {
+        let params: [&(dyn ToSql + Sync); 5] = [
           &session.id,
           &JsonText(&session.json),
           &session.version,
           &session.created_at,
           &session.updated_at,
-        ],
-        op,
-      )
-      .await?;
-      if written == 1 {
-        return Ok(());
+        ];
+        if pool::execute(&client, &self.sql.save_session, &params, op).await? == 1 {
+          return Ok(());
+        }
+        if attempt > 1 && self.already_applied(&client, std::slice::from_ref(session), op).await? {
+          return Ok(());
+        }
+        let stored = pool::query_opt(&client, &self.sql.stored_version, &[&session.id], op).await?;
+        if let Some(row) = stored {
+          return Err(Error::Conflict {
+            id: session.id.clone(),
+            attempted: i64::from(session.version),
+            stored: i64::from(column::<i32>(&row, 0, op)?),
+          });
+        }
+        // The conflicting row was deleted in between: the next attempt inserts.
       }
-      let stored = pool::query_opt(&client, &self.sql.stored_version, &[&session.id], op).await?;
-      if let Some(row) = stored {
-        return Err(Error::Conflict {
-          id: session.id.clone(),
-          attempted: i64::from(session.version),
-          stored: i64::from(column::<i32>(&row, 0, op)?),
-        });
-      }
-      // The conflicting row was deleted in between: the next attempt inserts.
-    }
-    Err(Error::Query {
-      context: op.to_string(),
-      message: "the session kept changing concurrently; try again".into(),
-      sqlstate: None,
+      Err(Error::Query {
+        context: op.to_string(),
+        message: "the session kept changing concurrently; try again".into(),
+        sqlstate: None,
+      })
     })
+  }
+
+  /// Whether every session in `sessions` is stored with exactly this version and data.
+  async fn already_applied(&self, client: &impl GenericClient, sessions: &[SessionInput], op: Op<'_>) -> Result<bool> {
+    let ids: Vec<&str> = sessions.iter().map(|s| s.id.as_str()).collect();
+    let jsons: Vec<JsonText<'_>> = sessions.iter().map(|s| JsonText(&s.json)).collect();
+    let versions: Vec<i32> = sessions.iter().map(|s| s.version).collect();
+    let rows = pool::query(client, &self.sql.applied_sessions, &[&ids, &jsons, &versions], op).await?;
+    let matching: i64 = match rows.first() {
+      Some(row) => column(row, 0, op)?,
+      None => 0,
+    };
+    Ok(matching == sessions.len() as i64)
   }
 
   /// Saves all sessions in one transaction (one upsert from arrays) or none of them.
@@ -112,78 +127,77 @@ impl Store {
       return Ok(0);
     }
     let op = Op::plain("saveSessions");
-    let mut client = self.client(op).await?;
     let ids: Vec<&str> = sessions.iter().map(|s| s.id.as_str()).collect();
     let jsons: Vec<JsonText<'_>> = sessions.iter().map(|s| JsonText(&s.json)).collect();
     let versions: Vec<i32> = sessions.iter().map(|s| s.version).collect();
     let created: Vec<SystemTime> = sessions.iter().map(|s| s.created_at).collect();
     let updated: Vec<SystemTime> = sessions.iter().map(|s| s.updated_at).collect();
+    let pg_error = |e: tokio_postgres::Error| Error::from_pg(&op.to_string(), &e);
 
-    let transaction = client
-      .transaction()
-      .await
-      .map_err(|e| Error::from_pg(&op.to_string(), &e))?;
-    let statement = transaction
-      .prepare_cached(&self.sql.save_sessions)
-      .await
-      .map_err(|e| Error::from_pg(&op.to_string(), &e))?;
-    let rows = transaction
-      .query(&statement, &[&ids, &jsons, &versions, &created, &updated])
-      .await
-      .map_err(|e| Error::from_pg(&op.to_string(), &e))?;
-
-    if rows.len() != sessions.len() {
-      let written: HashSet<&str> = rows.iter().filter_map(|row| row.try_get::<_, &str>(0).ok()).collect();
-      let stale = sessions.iter().find(|s| !written.contains(s.id.as_str()));
-      let conflict = match stale {
-        Some(session) => {
-          let stale_op = Op::on("saveSessions", &session.id);
-          let statement = transaction
-            .prepare_cached(&self.sql.stored_version)
-            .await
-            .map_err(|e| Error::from_pg(&stale_op.to_string(), &e))?;
-          let stored = transaction
-            .query_opt(&statement, &[&session.id])
-            .await
-            .map_err(|e| Error::from_pg(&stale_op.to_string(), &e))?;
-          let stored = match stored {
-            Some(row) => i64::from(column::<i32>(&row, 0, stale_op)?),
-            None => 0,
-          };
-          Error::Conflict {
-            id: session.id.clone(),
-            attempted: i64::from(session.version),
-            stored,
-          }
-        }
-        None => Error::Query {
-          context: op.to_string(),
-          message: format!("wrote {} of {} sessions", rows.len(), sessions.len()),
-          sqlstate: None,
-        },
-      };
-      transaction
-        .rollback()
+    with_client!(self, op, retry, |client, attempt| async {
+      let transaction = client.transaction().await.map_err(pg_error)?;
+      let statement = transaction
+        .prepare_cached(&self.sql.save_sessions)
         .await
-        .map_err(|e| Error::from_pg(&op.to_string(), &e))?;
-      return Err(conflict);
-    }
-    transaction
-      .commit()
-      .await
-      .map_err(|e| Error::from_pg(&op.to_string(), &e))?;
-    Ok(rows.len() as u32)
+        .map_err(pg_error)?;
+      let rows = transaction
+        .query(&statement, &[&ids, &jsons, &versions, &created, &updated])
+        .await
+        .map_err(pg_error)?;
+      if rows.len() == sessions.len() {
+        transaction.commit().await.map_err(pg_error)?;
+        return Ok(rows.len() as u32);
+      }
+      // Nothing of this batch may be written: decide what to report, then roll back.
+      let outcome = if attempt > 1 && self.already_applied(&transaction, sessions, op).await? {
+        Ok(sessions.len() as u32)
+      } else {
+        Err(self.batch_conflict(&transaction, sessions, &rows).await?)
+      };
+      transaction.rollback().await.map_err(pg_error)?;
+      outcome
+    })
+  }
+
+  /// The conflict error naming the first session of the batch that was not written.
+  async fn batch_conflict(
+    &self,
+    client: &impl GenericClient,
+    sessions: &[SessionInput],
+    written: &[tokio_postgres::Row],
+  ) -> Result<Error> {
+    let written: HashSet<&str> = written
+      .iter()
+      .filter_map(|row| row.try_get::<_, &str>(0).ok())
+      .collect();
+    let Some(session) = sessions.iter().find(|s| !written.contains(s.id.as_str())) else {
+      return Ok(Error::Query {
+        context: Op::plain("saveSessions").to_string(),
+        message: format!("wrote {} of {} sessions", written.len(), sessions.len()),
+        sqlstate: None,
+      });
+    };
+    let op = Op::on("saveSessions", &session.id);
+    let stored = pool::query_opt(client, &self.sql.stored_version, &[&session.id], op).await?;
+    Ok(Error::Conflict {
+      id: session.id.clone(),
+      attempted: i64::from(session.version),
+      stored: match stored {
+        Some(row) => i64::from(column::<i32>(&row, 0, op)?),
+        None => 0,
+      },
+    })
   }
 
   /// One session's JSON, or `None`.
   pub async fn get_session(&self, id: &str) -> Result<Option<String>> {
     let op = Op::on("getSession", id);
-    let client = self.client(op).await?;
-    let row = pool::query_opt(&client, &self.sql.get_session, &[&id], op).await?;
-    match row {
-      Some(row) => Ok(Some(column::<RawJson<'_>>(&row, 0, op)?.0.to_owned())),
-      None => Ok(None),
-    }
+    with_client!(self, op, retry, |client| async {
+      match pool::query_opt(&client, &self.sql.get_session, &[&id], op).await? {
+        Some(row) => Ok(Some(column::<RawJson<'_>>(&row, 0, op)?.0.to_owned())),
+        None => Ok(None),
+      }
+    })
   }
 
   /// The found sessions as one JSON array of `[id, session]` pairs (one parse on the JS side).
@@ -192,8 +206,9 @@ impl Store {
       return Ok("[]".into());
     }
     let op = Op::plain("getSessions");
-    let client = self.client(op).await?;
-    let rows = pool::query(&client, &self.sql.get_sessions, &[&ids], op).await?;
+    let rows = with_client!(self, op, retry, |client| async {
+      pool::query(&client, &self.sql.get_sessions, &[&ids], op).await
+    })?;
     let mut parts = Vec::with_capacity(rows.len());
     let mut length = 2;
     for row in &rows {
@@ -218,11 +233,12 @@ impl Store {
     Ok(out)
   }
 
-  /// Deletes one session; true when a row was deleted.
+  /// Deletes one session; true when a row was deleted. Not retried: a repeat could misreport.
   pub async fn delete_session(&self, id: &str) -> Result<bool> {
     let op = Op::on("deleteSession", id);
-    let client = self.client(op).await?;
-    Ok(pool::execute(&client, &self.sql.delete_session, &[&id], op).await? > 0)
+    with_client!(self, op, once, |client| async {
+      Ok(pool::execute(&client, &self.sql.delete_session, &[&id], op).await? > 0)
+    })
   }
 
   /// Deletes many sessions in one statement; the number deleted.
@@ -231,38 +247,40 @@ impl Store {
       return Ok(0);
     }
     let op = Op::plain("deleteSessions");
-    let client = self.client(op).await?;
-    pool::execute(&client, &self.sql.delete_sessions, &[&ids], op).await
+    with_client!(self, op, once, |client| async {
+      pool::execute(&client, &self.sql.delete_sessions, &[&ids], op).await
+    })
   }
 
   /// Whether a session exists.
   pub async fn has_session(&self, id: &str) -> Result<bool> {
     let op = Op::on("hasSession", id);
-    let client = self.client(op).await?;
-    let rows = pool::query(&client, &self.sql.has_session, &[&id], op).await?;
-    match rows.first() {
-      Some(row) => column(row, 0, op),
-      None => Ok(false),
-    }
+    with_client!(self, op, retry, |client| async {
+      match pool::query_opt(&client, &self.sql.has_session, &[&id], op).await? {
+        Some(row) => column(&row, 0, op),
+        None => Ok(false),
+      }
+    })
   }
 
   /// Summaries, newest `updatedAt` first, as a JSON array of `{id, state, updatedAt, agentCount}`
   /// with `updatedAt` in epoch milliseconds.
   pub async fn list_sessions(&self, state: Option<&str>, limit: Option<i64>, offset: Option<i64>) -> Result<String> {
     let op = Op::plain("listSessions");
-    let client = self.client(op).await?;
-    let rows = match state {
-      Some(state) => {
-        pool::query(
-          &client,
-          &self.sql.list_sessions_by_state,
-          &[&limit, &offset, &state],
-          op,
-        )
-        .await?
+    let rows = with_client!(self, op, retry, |client| async {
+      match state {
+        Some(state) => {
+          pool::query(
+            &client,
+            &self.sql.list_sessions_by_state,
+            &[&limit, &offset, &state],
+            op,
+          )
+          .await
+        }
+        None => pool::query(&client, &self.sql.list_sessions, &[&limit, &offset], op).await,
       }
-      None => pool::query(&client, &self.sql.list_sessions, &[&limit, &offset], op).await?,
-    };
+    })?;
     let mut out = String::with_capacity(2 + rows.len() * 96);
     out.push('[');
     for (index, row) in rows.iter().enumerate() {
@@ -293,18 +311,20 @@ impl Store {
   /// Deletes all sessions, or those updated before `before`; the number deleted.
   pub async fn clear(&self, before: Option<SystemTime>) -> Result<u64> {
     let op = Op::plain("clear");
-    let client = self.client(op).await?;
-    match before {
-      Some(before) => pool::execute(&client, &self.sql.clear_before, &[&before], op).await,
-      None => pool::execute(&client, &self.sql.clear_all, &[], op).await,
-    }
+    with_client!(self, op, once, |client| async {
+      match before {
+        Some(before) => pool::execute(&client, &self.sql.clear_before, &[&before], op).await,
+        None => pool::execute(&client, &self.sql.clear_all, &[], op).await,
+      }
+    })
   }
 
   /// Counts per state and the tables' size.
   pub async fn stats(&self) -> Result<Stats> {
     let op = Op::plain("getStats");
-    let client = self.client(op).await?;
-    let rows = pool::query(&client, &self.sql.stats, &[], op).await?;
+    let rows = with_client!(self, op, retry, |client| async {
+      pool::query(&client, &self.sql.stats, &[], op).await
+    })?;
     let Some(row) = rows.first() else {
       return Ok(Stats::default());
     };
