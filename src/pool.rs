@@ -53,15 +53,17 @@ impl fmt::Display for Op<'_> {
 /// Runs `$body` (an `async` block) with a pooled connection bound to `$client`.
 ///
 /// A connection lost under the call (terminated backend, server restart) is discarded, never
-/// returned to the pool. With `retry`, the body then runs once more on a fresh connection; use it
-/// only where running the statement twice cannot change the outcome. The `|client, attempt|` form
-/// also binds the attempt number (1 or 2).
+/// returned to the pool. With `retry`, the body then runs again on another connection, at most
+/// once per pooled connection plus one (after a restart every idle connection may be dead); use it
+/// only where running the statement twice cannot change the outcome. A server that is really
+/// down fails fast: opening a new connection is not retried. The `|client, attempt|` form also
+/// binds the attempt number (from 1).
 macro_rules! with_client {
   ($store:expr, $op:expr, retry, |$client:ident| $body:expr) => {
-    with_client!(@run $store, $op, 2, $client, _attempt, $body)
+    with_client!(@run $store, $op, $store.config.pool_size as u32 + 1, $client, _attempt, $body)
   };
   ($store:expr, $op:expr, retry, |$client:ident, $attempt:ident| $body:expr) => {
-    with_client!(@run $store, $op, 2, $client, $attempt, $body)
+    with_client!(@run $store, $op, $store.config.pool_size as u32 + 1, $client, $attempt, $body)
   };
   ($store:expr, $op:expr, once, |$client:ident| $body:expr) => {
     with_client!(@run $store, $op, 1, $client, _attempt, $body)
@@ -139,8 +141,9 @@ impl Store {
       SslMode::Disable => Manager::from_config(pg, NoTls, manager_config),
       _ => Manager::from_config(pg, tls::connector(&config)?, manager_config),
     };
-    // A connection attempt may try every host in turn, each with its own connect timeout.
-    let create_timeout = config.connect_timeout * (config.hosts.len() as u32).max(1) + Duration::from_secs(1);
+    // tokio-postgres' connect_timeout bounds the TCP connect only; the pool's create timeout bounds
+    // the whole opening (TCP, TLS, login), allowing each host its turn.
+    let create_timeout = config.connect_timeout * (config.hosts.len() as u32).max(1);
     let pool = Pool::builder(manager)
       .max_size(config.pool_size)
       .runtime(Runtime::Tokio1)

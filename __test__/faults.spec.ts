@@ -1,0 +1,322 @@
+// Faults against a throwaway PostgreSQL of our own: a restart under load, terminated backends,
+// unreachable servers, pool exhaustion, statement timeouts, close() with calls in flight, a panic
+// in the native layer, and passwords that never leak.
+import { spawnSync } from 'node:child_process'
+import net from 'node:net'
+import path from 'node:path'
+import { createRequire } from 'node:module'
+import { fileURLToPath } from 'node:url'
+import { inspect } from 'node:util'
+import pg from 'pg'
+import { PostgresStorageAdapter, StorageError } from '@smalltalk-ai/postgres-storage'
+import type { PostgresConfig } from '@smalltalk-ai/postgres-storage'
+import { freePort, startThrowaway, type Throwaway } from '../scripts/postgres.mjs'
+import { makeSession } from './helpers.js'
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+const APP = 'faults-spec'
+
+let cluster: Throwaway
+let config: PostgresConfig
+
+beforeAll(async () => {
+  cluster = await startThrowaway({ database: 'faults' })
+  config = { ...cluster.target, applicationName: APP, poolSize: 4 }
+}, 60_000)
+
+afterAll(async () => {
+  await cluster?.stop()
+})
+
+async function admin(text: string, params: unknown[] = []) {
+  const client = new pg.Client({ ...cluster.target })
+  await client.connect()
+  try {
+    return (await client.query(text, params)).rows
+  } finally {
+    await client.end()
+  }
+}
+
+/** Rejection of `promise`, or a failure if it resolves. */
+async function rejection(promise: Promise<unknown>): Promise<StorageError> {
+  const outcome = await promise.then(
+    () => undefined,
+    (error: unknown) => error,
+  )
+  if (outcome === undefined) throw new Error('expected a rejection')
+  return outcome as StorageError
+}
+
+it('a server restart under load: calls reject with StorageError, then succeed on the same adapter', async () => {
+  const adapter = new PostgresStorageAdapter(config)
+  await adapter.initialize()
+  const shared = makeSession()
+  await adapter.saveSession(shared)
+  let running = true
+  let ok = 0
+  const errors: unknown[] = []
+  // Readers share one session; each writer saves its own, so no error here is a version conflict.
+  const worker = async (index: number) => {
+    const own = { ...makeSession(), version: 0 }
+    while (running) {
+      try {
+        if (index % 2 === 0) {
+          expect((await adapter.getSession(shared.id))!.id).toBe(shared.id)
+        } else {
+          await adapter.saveSession({ ...own, version: own.version + 1, updatedAt: new Date() })
+          own.version++
+        }
+        ok++
+      } catch (error) {
+        errors.push(error)
+        await sleep(5)
+      }
+    }
+  }
+  const workers = Array.from({ length: 8 }, (_, index) => worker(index))
+  await sleep(300)
+  const okBefore = ok
+  await cluster.restart('fast')
+  await sleep(300)
+  running = false
+  const settled = await Promise.race([Promise.all(workers).then(() => 'done'), sleep(15_000).then(() => 'hung')])
+  expect(settled).toBe('done')
+  expect(okBefore).toBeGreaterThan(0)
+  expect(ok).toBeGreaterThan(okBefore)
+  expect(errors.length).toBeGreaterThan(0)
+  for (const error of errors) {
+    if (!(error instanceof StorageError)) throw error
+    expect(['E_CONNECTION', 'E_TIMEOUT']).toContain(error.code)
+  }
+  // After the restart the same adapter works again.
+  expect(await adapter.healthCheck()).toEqual({ healthy: true })
+  await adapter.saveSession({ ...shared, version: 2 })
+  expect((await adapter.getSession(shared.id))!.version).toBe(2)
+  await adapter.close()
+}, 60_000)
+
+it('terminated pool connections are replaced: the next calls succeed', async () => {
+  const adapter = new PostgresStorageAdapter(config)
+  await adapter.initialize()
+  const session = makeSession()
+  await adapter.saveSession(session)
+  await Promise.all(Array.from({ length: 8 }, () => adapter.getSession(session.id)))
+  const before = await admin('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [APP])
+  expect(before.length).toBeGreaterThanOrEqual(2)
+  const terminated = await admin(
+    'SELECT pg_terminate_backend(pid) AS done FROM pg_stat_activity WHERE application_name = $1',
+    [APP],
+  )
+  expect(terminated.every((row) => row.done === true)).toBe(true)
+
+  expect((await adapter.getSession(session.id))!.id).toBe(session.id)
+  await adapter.saveSession({ ...session, version: 2 })
+  expect(await adapter.hasSession(session.id)).toBe(true)
+  expect((await adapter.listSessions()).map((summary) => summary.id)).toContain(session.id)
+  await adapter.setValue('after-terminate', 1)
+  expect(await adapter.getValue('after-terminate')).toBe(1)
+  const results = await Promise.all(Array.from({ length: 8 }, () => adapter.getSession(session.id)))
+  expect(results.every((read) => read!.version === 2)).toBe(true)
+
+  const after = await admin('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [APP])
+  const old = new Set(before.map((row) => row.pid))
+  expect(after.some((row) => old.has(row.pid))).toBe(false)
+  await adapter.close()
+})
+
+it('a closed port rejects initialize() with StorageError at once', async () => {
+  const port = await freePort()
+  const adapter = new PostgresStorageAdapter({ ...config, port })
+  const started = performance.now()
+  const error = await rejection(adapter.initialize())
+  expect(error).toBeInstanceOf(StorageError)
+  expect(error.code).toBe('E_CONNECTION')
+  expect(performance.now() - started).toBeLessThan(3000)
+  expect((await adapter.healthCheck()).healthy).toBe(false)
+})
+
+it('a host that never answers rejects within connectTimeoutMs', async () => {
+  const silent = net.createServer(() => {
+    // Accept the TCP connection and never speak: the PostgreSQL handshake cannot complete.
+  })
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+  const { port } = silent.address() as net.AddressInfo
+  try {
+    const adapter = new PostgresStorageAdapter({ ...config, port, connectTimeoutMs: 500 })
+    const started = performance.now()
+    const error = await rejection(adapter.initialize())
+    const elapsed = performance.now() - started
+    expect(error).toBeInstanceOf(StorageError)
+    expect(['E_TIMEOUT', 'E_CONNECTION']).toContain(error.code)
+    expect(error.message).toMatch(/time/i)
+    expect(elapsed).toBeGreaterThanOrEqual(450)
+    expect(elapsed).toBeLessThan(1200)
+  } finally {
+    silent.close()
+  }
+})
+
+describe('with the sessions table locked by another client', () => {
+  let locker: pg.Client
+  let adapter: PostgresStorageAdapter
+
+  beforeEach(async () => {
+    adapter = new PostgresStorageAdapter({ ...config, poolSize: 1, acquireTimeoutMs: 300, statementTimeoutMs: 1500 })
+    await adapter.initialize()
+    locker = new pg.Client({ ...cluster.target })
+    await locker.connect()
+    await locker.query('BEGIN')
+    await locker.query('LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE')
+  })
+
+  afterEach(async () => {
+    await locker.query('ROLLBACK').catch(() => {})
+    await locker.end()
+    await adapter.close()
+  })
+
+  it('pool exhaustion: a caller waits acquireTimeoutMs, then gets StorageError E_TIMEOUT', async () => {
+    const blocked = adapter.getSession('held')
+    await sleep(50)
+    const started = performance.now()
+    const error = await rejection(adapter.hasSession('waiting'))
+    const waited = performance.now() - started
+    expect(error).toBeInstanceOf(StorageError)
+    expect(error.code).toBe('E_TIMEOUT')
+    expect(waited).toBeGreaterThanOrEqual(250)
+    expect(waited).toBeLessThan(1200)
+    await locker.query('ROLLBACK')
+    expect(await blocked).toBeNull()
+  })
+
+  it('statementTimeoutMs: a statement stuck past it fails with E_TIMEOUT and writes nothing', async () => {
+    const session = makeSession()
+    const started = performance.now()
+    const error = await rejection(adapter.saveSession(session))
+    const elapsed = performance.now() - started
+    expect(error).toBeInstanceOf(StorageError)
+    expect(error.code).toBe('E_TIMEOUT')
+    expect(error.sqlstate).toBe('57014')
+    expect(elapsed).toBeGreaterThanOrEqual(1400)
+    expect(elapsed).toBeLessThan(4000)
+    await locker.query('ROLLBACK')
+    expect(await adapter.hasSession(session.id)).toBe(false)
+  })
+})
+
+it('close() with calls in flight: every promise settles, then Node exits', () => {
+  const script = `
+    const { PostgresStorageAdapter, StorageError } = require('@smalltalk-ai/postgres-storage')
+    const now = new Date()
+    const session = (id) => ({ id, createdAt: now, updatedAt: now, expiresAt: now, state: 'active',
+      agentIds: [], agentStates: {}, conversationHistory: [], sharedContext: {}, metadata: {}, version: 1 })
+    ;(async () => {
+      const adapter = new PostgresStorageAdapter(${JSON.stringify({ ...config, poolSize: 2 })})
+      await adapter.initialize()
+      const calls = []
+      for (let i = 0; i < 200; i++) calls.push(i % 2 ? adapter.getSession('c' + i) : adapter.saveSession(session('c' + i)))
+      await adapter.close()
+      const results = await Promise.allSettled(calls)
+      const summary = { fulfilled: 0, storageErrors: 0, other: [] }
+      for (const result of results) {
+        if (result.status === 'fulfilled') summary.fulfilled++
+        else if (result.reason instanceof StorageError) summary.storageErrors++
+        else summary.other.push(String(result.reason))
+      }
+      console.log(JSON.stringify(summary))
+    })()
+  `
+  const started = performance.now()
+  const result = spawnSync(process.execPath, ['-e', script], { cwd: root, encoding: 'utf8', timeout: 15_000 })
+  expect(result.status).toBe(0)
+  const summary = JSON.parse(result.stdout)
+  expect(summary.other).toEqual([])
+  expect(summary.fulfilled + summary.storageErrors).toBe(200)
+  expect(performance.now() - started).toBeLessThan(5000)
+})
+
+it('a panic in the native layer becomes a rejected StorageError E_INTERNAL, and Node carries on', async () => {
+  const require = createRequire(import.meta.url)
+  const { NativeAdapter } = require(path.join(root, 'native.js'))
+  const { fromNative, defaultErrorClasses } = require(path.join(root, 'lib', 'errors.js'))
+  const raw = await NativeAdapter.__panicForTests('deliberate test panic').then(
+    () => null,
+    (error: unknown) => error,
+  )
+  const error = fromNative(raw, defaultErrorClasses)
+  expect(error).toBeInstanceOf(defaultErrorClasses.StorageError)
+  expect(error.code).toBe('E_INTERNAL')
+  expect(error.message).toMatch(/deliberate test panic/)
+  await expect(NativeAdapter.__panicForTests('')).resolves.toBeUndefined()
+  const adapter = new PostgresStorageAdapter(config)
+  await adapter.initialize()
+  expect(await adapter.healthCheck()).toEqual({ healthy: true })
+  await adapter.close()
+})
+
+describe('passwords never appear in errors or output', () => {
+  const PASSWORD = 'S3cret-Pa55-never-shown'
+  const WRONG = 'Wr0ng-Pa55-never-shown'
+  let secured: Throwaway
+
+  beforeAll(async () => {
+    secured = await startThrowaway({ database: 'secured', password: PASSWORD })
+  }, 60_000)
+
+  afterAll(async () => {
+    await secured?.stop()
+  })
+
+  function everything(error: unknown): string {
+    const cause = (error as { cause?: unknown }).cause
+    return [inspect(error, { depth: 5 }), JSON.stringify(error), String(error), inspect(cause), (error as Error).stack].join('\n')
+  }
+
+  it('the right password works (so the server really checks it)', async () => {
+    const adapter = new PostgresStorageAdapter({ ...secured.target, password: PASSWORD })
+    await adapter.initialize()
+    expect(await adapter.healthCheck()).toEqual({ healthy: true })
+    await adapter.close()
+  })
+
+  it.each([
+    ['a wrong password field', (port: number) => ({ host: '127.0.0.1', port, database: 'secured', user: 'postgres', password: WRONG })],
+    ['a URL with a wrong password', (port: number) => ({ connectionString: `postgres://postgres:${WRONG}@127.0.0.1:${port}/secured` })],
+    ['a URL with the right password and a missing database', (port: number) => ({ connectionString: `postgresql://postgres:${PASSWORD}@127.0.0.1:${port}/missing_db` })],
+  ])('%s: StorageError without the password', async (_name, make) => {
+    const adapter = new PostgresStorageAdapter(make(secured.target.port))
+    const error = await rejection(adapter.initialize())
+    expect(error).toBeInstanceOf(StorageError)
+    expect(error.code).toBe('E_CONNECTION')
+    const text = everything(error)
+    expect(text).not.toContain(WRONG)
+    expect(text).not.toContain(PASSWORD)
+    const health = await adapter.healthCheck()
+    expect(JSON.stringify(health)).not.toContain(WRONG)
+  })
+
+  it('a bad URL carrying a password is refused without echoing it', () => {
+    let error: unknown
+    try {
+      new PostgresStorageAdapter({ connectionString: `postgres://postgres:${PASSWORD}@127.0.0.1:notaport/db` })
+    } catch (caught) {
+      error = caught
+    }
+    expect(everything(error)).not.toContain(PASSWORD)
+  })
+
+  it('nothing printed by a process failing to log in shows the password', () => {
+    const script = `
+      const { PostgresStorageAdapter } = require('@smalltalk-ai/postgres-storage')
+      const adapter = new PostgresStorageAdapter({ connectionString: 'postgres://postgres:${WRONG}@127.0.0.1:${secured.target.port}/secured' })
+      adapter.initialize().catch((error) => { console.error(error); console.log(JSON.stringify(error)); return adapter.healthCheck() })
+        .then((health) => console.log(health))
+    `
+    const result = spawnSync(process.execPath, ['-e', script], { cwd: root, encoding: 'utf8', timeout: 15_000 })
+    expect(result.status).toBe(0)
+    expect(result.stderr).toMatch(/password authentication failed/)
+    expect(result.stdout + result.stderr).not.toContain(WRONG)
+  })
+})
