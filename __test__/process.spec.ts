@@ -110,8 +110,14 @@ it('timestamp columns hold UTC wall time whatever TZ the process has', async () 
   expect(tokyo.status).toBe(0)
   const newYork = runNode(['-e', writer('tz-new-york')], { TZ: 'America/New_York' })
   expect(newYork.status).toBe(0)
-  // Each process reads back every row with the instant that was written.
-  for (const listed of JSON.parse(newYork.stdout)) expect(listed[1]).toBe('2026-07-08T23:30:00.250Z')
+  const tokyoAgain = runNode(['-e', writer('tz-tokyo-2')], { TZ: 'Asia/Tokyo' })
+  expect(tokyoAgain.status).toBe(0)
+  // Processes in either zone read back every row, whoever wrote it, with the instant written.
+  for (const output of [newYork.stdout, tokyoAgain.stdout]) {
+    const listed = JSON.parse(output)
+    expect(listed.length).toBeGreaterThanOrEqual(2)
+    for (const [, updatedAt] of listed) expect(updatedAt).toBe('2026-07-08T23:30:00.250Z')
+  }
   const rows = await sql(
     `SELECT id, to_char(created_at, 'YYYY-MM-DD"T"HH24:MI:SS.MS') AS created,
             to_char(updated_at, 'YYYY-MM-DD"T"HH24:MI:SS.MS') AS updated FROM sessions ORDER BY id`,
@@ -119,5 +125,6 @@ it('timestamp columns hold UTC wall time whatever TZ the process has', async () 
   expect(rows).toEqual([
     { id: 'tz-new-york', created: '2026-03-04T05:06:07.089', updated: '2026-07-08T23:30:00.250' },
     { id: 'tz-tokyo', created: '2026-03-04T05:06:07.089', updated: '2026-07-08T23:30:00.250' },
+    { id: 'tz-tokyo-2', created: '2026-03-04T05:06:07.089', updated: '2026-07-08T23:30:00.250' },
   ])
 })
