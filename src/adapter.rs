@@ -51,7 +51,8 @@ impl Adapter {
     if let Some(store) = current {
       return store.create_schema().await;
     }
-    let store = Arc::new(Store::new(config, Sql::unqualified())?);
+    let sql = Sql::new(config.schema.as_deref());
+    let store = Arc::new(Store::new(config, sql)?);
     if let Err(error) = store.create_schema().await {
       store.close();
       return Err(error);

@@ -63,6 +63,31 @@ impl SslMode {
   }
 }
 
+/// Which server of a multi-host list a connection may use (libpq's `target_session_attrs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionAttrs {
+  /// The first server that accepts the connection.
+  Any,
+  /// Only a server that accepts writes (a primary, not a standby).
+  ReadWrite,
+  /// Only a server that is read-only (a standby).
+  ReadOnly,
+}
+
+impl SessionAttrs {
+  fn parse(field: &str, text: &str) -> Result<Self> {
+    match text {
+      "any" => Ok(SessionAttrs::Any),
+      "read-write" => Ok(SessionAttrs::ReadWrite),
+      "read-only" => Ok(SessionAttrs::ReadOnly),
+      other => Err(Error::config(
+        field,
+        format!("expected any, read-write or read-only, got {other:?}"),
+      )),
+    }
+  }
+}
+
 /// A fully resolved, validated configuration. Two equal configs can share one pool.
 #[derive(Clone, PartialEq)]
 pub struct Config {
@@ -94,6 +119,13 @@ pub struct Config {
   pub statement_timeout: Option<Duration>,
   /// How often expired key-value entries are deleted in the background; `None` = never.
   pub purge_interval: Option<Duration>,
+  /// Schema holding the tables; `None` = unqualified names (the connection's `search_path`).
+  pub schema: Option<String>,
+  /// Prepare each statement once per connection (`true`), or send one-shot typed statements
+  /// (`false`, for PgBouncer's transaction pooling, which does not keep prepared statements).
+  pub statement_cache: bool,
+  /// Which of several hosts to use.
+  pub target_session_attrs: SessionAttrs,
 }
 
 impl fmt::Debug for Config {
@@ -111,6 +143,9 @@ impl fmt::Debug for Config {
       .field("acquire_timeout", &self.acquire_timeout)
       .field("statement_timeout", &self.statement_timeout)
       .field("purge_interval", &self.purge_interval)
+      .field("schema", &self.schema)
+      .field("statement_cache", &self.statement_cache)
+      .field("target_session_attrs", &self.target_session_attrs)
       .finish()
   }
 }
@@ -267,6 +302,40 @@ pub fn resolve(options: &Map<String, Value>, env: EnvLookup<'_>) -> Result<Confi
   let acquire_timeout = duration_ms(options, "acquireTimeoutMs", None, DEFAULT_ACQUIRE_TIMEOUT_MS)?;
   let statement_timeout = optional_duration_ms(options, "statementTimeoutMs")?;
   let purge_interval = optional_duration_ms(options, "purgeIntervalMs")?;
+  let schema = match options.get("schema") {
+    None | Some(Value::Null) => None,
+    Some(Value::String(name)) => {
+      crate::schema::check_schema_name(name)?;
+      Some(name.clone())
+    }
+    Some(other) => return Err(Error::config("schema", format!("expected a string, got {}", type_name(other)))),
+  };
+  let statement_cache = match options.get("statementCache") {
+    None | Some(Value::Null) => true,
+    Some(Value::Bool(enabled)) => *enabled,
+    Some(other) => {
+      return Err(Error::config(
+        "statementCache",
+        format!("expected a boolean, got {}", type_name(other)),
+      ))
+    }
+  };
+  let target_session_attrs = match url.target_session_attrs {
+    Some(attrs) => attrs,
+    None => match options.get("targetSessionAttrs") {
+      None | Some(Value::Null) => match env("PGTARGETSESSIONATTRS") {
+        Some(text) => SessionAttrs::parse("PGTARGETSESSIONATTRS", &text)?,
+        None => SessionAttrs::Any,
+      },
+      Some(Value::String(text)) => SessionAttrs::parse("targetSessionAttrs", text)?,
+      Some(other) => {
+        return Err(Error::config(
+          "targetSessionAttrs",
+          format!("expected a string, got {}", type_name(other)),
+        ))
+      }
+    },
+  };
   let application_name = pick_string(
     url.application_name.clone(),
     options,
@@ -291,6 +360,9 @@ pub fn resolve(options: &Map<String, Value>, env: EnvLookup<'_>) -> Result<Confi
     application_name,
     statement_timeout,
     purge_interval,
+    schema,
+    statement_cache,
+    target_session_attrs,
   })
 }
 
@@ -503,6 +575,7 @@ pub struct UrlParts {
   pub ssl_root_cert: Option<String>,
   pub connect_timeout_s: Option<u64>,
   pub application_name: Option<String>,
+  pub target_session_attrs: Option<SessionAttrs>,
 }
 
 /// Parses `postgres[ql]://[user[:password]@][host[:port][,...]][/database][?param=value&...]`.
@@ -581,11 +654,14 @@ pub fn parse_url(field: &str, url: &str) -> Result<UrlParts> {
       "user" => parts.user = Some(value),
       "password" => parts.password = Some(value),
       "dbname" => parts.database = Some(value),
+      "target_session_attrs" => {
+        parts.target_session_attrs = Some(SessionAttrs::parse(&format!("{field} target_session_attrs"), &value)?)
+      }
       other => {
         return Err(Error::config(
           field,
           format!(
-            "unsupported URL parameter {other:?} (supported: sslmode, sslrootcert, connect_timeout, application_name, host, port, user, password, dbname)"
+            "unsupported URL parameter {other:?} (supported: sslmode, sslrootcert, connect_timeout, application_name, host, port, user, password, dbname, target_session_attrs)"
           ),
         ))
       }
@@ -755,6 +831,10 @@ mod tests {
       (json!({"statementTimeoutMs": 0}), "statementTimeoutMs"),
       (json!({"statementTimeoutMs": "5s"}), "statementTimeoutMs"),
       (json!({"purgeIntervalMs": -5}), "purgeIntervalMs"),
+      (json!({"schema": ""}), "schema"),
+      (json!({"schema": 5}), "schema"),
+      (json!({"statementCache": "no"}), "statementCache"),
+      (json!({"targetSessionAttrs": "primary"}), "targetSessionAttrs"),
     ];
     for (options, field) in cases {
       let error = resolve(&opts(options.clone()), &no_env).unwrap_err();
@@ -814,6 +894,30 @@ mod tests {
     .unwrap();
     assert_eq!(config.statement_timeout, Some(Duration::from_millis(250)));
     assert_eq!(config.purge_interval, Some(Duration::from_secs(60)));
+  }
+
+  #[test]
+  fn scale_out_options() {
+    let config = resolve(&Map::new(), &no_env).unwrap();
+    assert_eq!(config.schema, None);
+    assert!(config.statement_cache);
+    assert_eq!(config.target_session_attrs, SessionAttrs::Any);
+    let config = resolve(
+      &opts(json!({"schema": "tenant_a", "statementCache": false, "targetSessionAttrs": "read-write"})),
+      &no_env,
+    )
+    .unwrap();
+    assert_eq!(config.schema.as_deref(), Some("tenant_a"));
+    assert!(!config.statement_cache);
+    assert_eq!(config.target_session_attrs, SessionAttrs::ReadWrite);
+    let config = resolve(
+      &opts(json!({"connectionString": "postgres://a:1,b:2/db?target_session_attrs=read-write"})),
+      &no_env,
+    )
+    .unwrap();
+    assert_eq!(config.hosts, vec!["a", "b"]);
+    assert_eq!(config.ports, vec![1, 2]);
+    assert_eq!(config.target_session_attrs, SessionAttrs::ReadWrite);
   }
 
   #[test]

@@ -6,12 +6,13 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
-use tokio_postgres::types::ToSql;
+use futures_util::TryStreamExt;
+use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{NoTls, Row, Statement};
 
-use crate::config::{Config, SslMode};
+use crate::config::{Config, SessionAttrs, SslMode};
 use crate::error::{Error, Result};
-use crate::schema::Sql;
+use crate::schema::{Sql, Stmt};
 use crate::tls;
 
 /// Time allowed to check a pooled connection before reusing it.
@@ -126,6 +127,11 @@ impl Store {
       .connect_timeout(config.connect_timeout)
       .keepalives(true)
       .keepalives_idle(Duration::from_secs(30));
+    pg.target_session_attrs(match config.target_session_attrs {
+      SessionAttrs::Any => tokio_postgres::config::TargetSessionAttrs::Any,
+      SessionAttrs::ReadWrite => tokio_postgres::config::TargetSessionAttrs::ReadWrite,
+      SessionAttrs::ReadOnly => tokio_postgres::config::TargetSessionAttrs::ReadOnly,
+    });
     if let Some(timeout) = config.statement_timeout {
       pg.options(format!("-c statement_timeout={}", timeout.as_millis()));
     }
@@ -204,11 +210,10 @@ impl Store {
       .map_err(|e| Error::from_pg(&op.to_string(), &e))?;
     // The tables may have been dropped and recreated: forget plans made against the old ones.
     self.pool.manager().statement_caches.clear();
-    for sql in self.sql.prepared_statements() {
-      client
-        .prepare_cached(sql)
-        .await
-        .map_err(|e| Error::from_pg(&op.to_string(), &e))?;
+    if self.config.statement_cache {
+      for stmt in self.sql.statements() {
+        self.prepared(&client, stmt, op).await?;
+      }
     }
     Ok(())
   }
@@ -242,42 +247,82 @@ impl Store {
   }
 }
 
-/// The cached prepared statement for `sql` on `client`.
-pub async fn prepare(client: &impl GenericClient, sql: &str, op: Op<'_>) -> Result<Statement> {
-  client
-    .prepare_cached(sql)
-    .await
-    .map_err(|e| Error::from_pg(&op.to_string(), &e))
-}
-
 /// Parameters as tokio-postgres takes them.
 pub type Params<'a> = [&'a (dyn ToSql + Sync)];
 
-/// Runs a statement and returns its rows.
-pub async fn query(client: &impl GenericClient, sql: &str, params: &Params<'_>, op: Op<'_>) -> Result<Vec<Row>> {
-  let statement = prepare(client, sql, op).await?;
-  client
-    .query(&statement, params)
-    .await
-    .map_err(|e| Error::from_pg(&op.to_string(), &e))
+/// A pooled connection or a transaction on one: deadpool's statement cache plus tokio-postgres'
+/// one-shot typed queries.
+pub trait Conn: GenericClient + Sync {
+  /// The tokio-postgres client or transaction underneath.
+  type Pg: tokio_postgres::GenericClient + Sync;
+  /// The tokio-postgres client or transaction underneath.
+  fn pg(&self) -> &Self::Pg;
 }
 
-/// Runs a statement and returns its only row, if any.
-pub async fn query_opt(client: &impl GenericClient, sql: &str, params: &Params<'_>, op: Op<'_>) -> Result<Option<Row>> {
-  let statement = prepare(client, sql, op).await?;
-  client
-    .query_opt(&statement, params)
-    .await
-    .map_err(|e| Error::from_pg(&op.to_string(), &e))
+impl Conn for Object {
+  type Pg = tokio_postgres::Client;
+  fn pg(&self) -> &tokio_postgres::Client {
+    self
+  }
 }
 
-/// Runs a statement and returns the number of rows it affected.
-pub async fn execute(client: &impl GenericClient, sql: &str, params: &Params<'_>, op: Op<'_>) -> Result<u64> {
-  let statement = prepare(client, sql, op).await?;
-  client
-    .execute(&statement, params)
-    .await
-    .map_err(|e| Error::from_pg(&op.to_string(), &e))
+impl<'a> Conn for deadpool_postgres::Transaction<'a> {
+  type Pg = tokio_postgres::Transaction<'a>;
+  fn pg(&self) -> &tokio_postgres::Transaction<'a> {
+    self
+  }
+}
+
+fn typed<'p>(stmt: &Stmt, params: &Params<'p>) -> Vec<(&'p (dyn ToSql + Sync), Type)> {
+  params.iter().zip(stmt.types).map(|(param, ty)| (*param, ty.clone())).collect()
+}
+
+impl Store {
+  /// The connection's prepared statement for `stmt` (prepared on first use, then cached).
+  async fn prepared(&self, client: &impl Conn, stmt: &Stmt, op: Op<'_>) -> Result<Statement> {
+    client
+      .prepare_typed_cached(&stmt.text, stmt.types)
+      .await
+      .map_err(|e| Error::from_pg(&op.to_string(), &e))
+  }
+
+  /// Runs a statement and returns its rows: prepared and cached, or with `statementCache: false`
+  /// as one unnamed typed statement (one round trip, nothing left on the server).
+  pub async fn query(&self, client: &impl Conn, stmt: &Stmt, params: &Params<'_>, op: Op<'_>) -> Result<Vec<Row>> {
+    let rows = if self.config.statement_cache {
+      let statement = self.prepared(client, stmt, op).await?;
+      client.query(&statement, params).await
+    } else {
+      tokio_postgres::GenericClient::query_typed(client.pg(), &stmt.text, &typed(stmt, params)).await
+    };
+    rows.map_err(|e| Error::from_pg(&op.to_string(), &e))
+  }
+
+  /// Runs a statement and returns its first row, if any.
+  pub async fn query_opt(
+    &self,
+    client: &impl Conn,
+    stmt: &Stmt,
+    params: &Params<'_>,
+    op: Op<'_>,
+  ) -> Result<Option<Row>> {
+    Ok(self.query(client, stmt, params, op).await?.into_iter().next())
+  }
+
+  /// Runs a statement and returns the number of rows it affected.
+  pub async fn execute(&self, client: &impl Conn, stmt: &Stmt, params: &Params<'_>, op: Op<'_>) -> Result<u64> {
+    let pg_error = |e: tokio_postgres::Error| Error::from_pg(&op.to_string(), &e);
+    if self.config.statement_cache {
+      let statement = self.prepared(client, stmt, op).await?;
+      return client.execute(&statement, params).await.map_err(pg_error);
+    }
+    let stream = tokio_postgres::GenericClient::query_typed_raw(client.pg(), &stmt.text, typed(stmt, params))
+      .await
+      .map_err(pg_error)?;
+    futures_util::pin_mut!(stream);
+    while stream.try_next().await.map_err(pg_error)?.is_some() {}
+    Ok(stream.rows_affected().unwrap_or(0))
+  }
 }
 
 /// Reads a column, turning a type mismatch into `E_QUERY` instead of a panic.

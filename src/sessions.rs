@@ -3,12 +3,11 @@
 use std::collections::HashSet;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use deadpool_postgres::GenericClient;
 use tokio_postgres::types::ToSql;
 
 use crate::error::{Error, Result};
 use crate::jsonb::{JsonText, RawJson};
-use crate::pool::{self, column, with_client, Op, Store};
+use crate::pool::{column, with_client, Conn, Op, Store};
 
 /// How often a save retries when the row it conflicted with vanished before its version was read.
 const CONFLICT_RETRIES: usize = 3;
@@ -84,13 +83,13 @@ impl Store {
           &session.created_at,
           &session.updated_at,
         ];
-        if pool::execute(&client, &self.sql.save_session, &params, op).await? == 1 {
+        if self.execute(&client, &self.sql.save_session, &params, op).await? == 1 {
           return Ok(());
         }
         if attempt > 1 && self.already_applied(&client, std::slice::from_ref(session), op).await? {
           return Ok(());
         }
-        let stored = pool::query_opt(&client, &self.sql.stored_version, &[&session.id], op).await?;
+        let stored = self.query_opt(&client, &self.sql.stored_version, &[&session.id], op).await?;
         if let Some(row) = stored {
           return Err(Error::Conflict {
             id: session.id.clone(),
@@ -109,11 +108,11 @@ impl Store {
   }
 
   /// Whether every session in `sessions` is stored with exactly this version and data.
-  async fn already_applied(&self, client: &impl GenericClient, sessions: &[SessionInput], op: Op<'_>) -> Result<bool> {
+  async fn already_applied(&self, client: &impl Conn, sessions: &[SessionInput], op: Op<'_>) -> Result<bool> {
     let ids: Vec<&str> = sessions.iter().map(|s| s.id.as_str()).collect();
     let jsons: Vec<JsonText<'_>> = sessions.iter().map(|s| JsonText(&s.json)).collect();
     let versions: Vec<i32> = sessions.iter().map(|s| s.version).collect();
-    let rows = pool::query(client, &self.sql.applied_sessions, &[&ids, &jsons, &versions], op).await?;
+    let rows = self.query(client, &self.sql.applied_sessions, &[&ids, &jsons, &versions], op).await?;
     let matching: i64 = match rows.first() {
       Some(row) => column(row, 0, op)?,
       None => 0,
@@ -136,14 +135,14 @@ impl Store {
 
     with_client!(self, op, retry, |client, attempt| async {
       let transaction = client.transaction().await.map_err(pg_error)?;
-      let statement = transaction
-        .prepare_cached(&self.sql.save_sessions)
-        .await
-        .map_err(pg_error)?;
-      let rows = transaction
-        .query(&statement, &[&ids, &jsons, &versions, &created, &updated])
-        .await
-        .map_err(pg_error)?;
+      let rows = self
+        .query(
+          &transaction,
+          &self.sql.save_sessions,
+          &[&ids, &jsons, &versions, &created, &updated],
+          op,
+        )
+        .await?;
       if rows.len() == sessions.len() {
         transaction.commit().await.map_err(pg_error)?;
         return Ok(rows.len() as u32);
@@ -162,7 +161,7 @@ impl Store {
   /// The conflict error naming the first session of the batch that was not written.
   async fn batch_conflict(
     &self,
-    client: &impl GenericClient,
+    client: &impl Conn,
     sessions: &[SessionInput],
     written: &[tokio_postgres::Row],
   ) -> Result<Error> {
@@ -178,7 +177,7 @@ impl Store {
       });
     };
     let op = Op::on("saveSessions", &session.id);
-    let stored = pool::query_opt(client, &self.sql.stored_version, &[&session.id], op).await?;
+    let stored = self.query_opt(client, &self.sql.stored_version, &[&session.id], op).await?;
     Ok(Error::Conflict {
       id: session.id.clone(),
       attempted: i64::from(session.version),
@@ -193,7 +192,7 @@ impl Store {
   pub async fn get_session(&self, id: &str) -> Result<Option<String>> {
     let op = Op::on("getSession", id);
     with_client!(self, op, retry, |client| async {
-      match pool::query_opt(&client, &self.sql.get_session, &[&id], op).await? {
+      match self.query_opt(&client, &self.sql.get_session, &[&id], op).await? {
         Some(row) => Ok(Some(column::<RawJson<'_>>(&row, 0, op)?.0.to_owned())),
         None => Ok(None),
       }
@@ -207,7 +206,7 @@ impl Store {
     }
     let op = Op::plain("getSessions");
     let rows = with_client!(self, op, retry, |client| async {
-      pool::query(&client, &self.sql.get_sessions, &[&ids], op).await
+      self.query(&client, &self.sql.get_sessions, &[&ids], op).await
     })?;
     let mut parts = Vec::with_capacity(rows.len());
     let mut length = 2;
@@ -237,7 +236,7 @@ impl Store {
   pub async fn delete_session(&self, id: &str) -> Result<bool> {
     let op = Op::on("deleteSession", id);
     with_client!(self, op, once, |client| async {
-      Ok(pool::execute(&client, &self.sql.delete_session, &[&id], op).await? > 0)
+      Ok(self.execute(&client, &self.sql.delete_session, &[&id], op).await? > 0)
     })
   }
 
@@ -248,7 +247,7 @@ impl Store {
     }
     let op = Op::plain("deleteSessions");
     with_client!(self, op, once, |client| async {
-      pool::execute(&client, &self.sql.delete_sessions, &[&ids], op).await
+      self.execute(&client, &self.sql.delete_sessions, &[&ids], op).await
     })
   }
 
@@ -256,7 +255,7 @@ impl Store {
   pub async fn has_session(&self, id: &str) -> Result<bool> {
     let op = Op::on("hasSession", id);
     with_client!(self, op, retry, |client| async {
-      match pool::query_opt(&client, &self.sql.has_session, &[&id], op).await? {
+      match self.query_opt(&client, &self.sql.has_session, &[&id], op).await? {
         Some(row) => column(&row, 0, op),
         None => Ok(false),
       }
@@ -270,7 +269,7 @@ impl Store {
     let rows = with_client!(self, op, retry, |client| async {
       match state {
         Some(state) => {
-          pool::query(
+          self.query(
             &client,
             &self.sql.list_sessions_by_state,
             &[&limit, &offset, &state],
@@ -278,7 +277,7 @@ impl Store {
           )
           .await
         }
-        None => pool::query(&client, &self.sql.list_sessions, &[&limit, &offset], op).await,
+        None => self.query(&client, &self.sql.list_sessions, &[&limit, &offset], op).await,
       }
     })?;
     let mut out = String::with_capacity(2 + rows.len() * 96);
@@ -313,8 +312,8 @@ impl Store {
     let op = Op::plain("clear");
     with_client!(self, op, once, |client| async {
       match before {
-        Some(before) => pool::execute(&client, &self.sql.clear_before, &[&before], op).await,
-        None => pool::execute(&client, &self.sql.clear_all, &[], op).await,
+        Some(before) => self.execute(&client, &self.sql.clear_before, &[&before], op).await,
+        None => self.execute(&client, &self.sql.clear_all, &[], op).await,
       }
     })
   }
@@ -323,7 +322,7 @@ impl Store {
   pub async fn stats(&self) -> Result<Stats> {
     let op = Op::plain("getStats");
     let rows = with_client!(self, op, retry, |client| async {
-      pool::query(&client, &self.sql.stats, &[], op).await
+      self.query(&client, &self.sql.stats, &[], op).await
     })?;
     let Some(row) = rows.first() else {
       return Ok(Stats::default());
