@@ -4,7 +4,10 @@ import pg from 'pg'
 import { randomUUID } from 'node:crypto'
 import type { MessageTurn, PostgresConfig, Session, SessionState } from '@smalltalk-ai/postgres-storage'
 
-/** The connection the contract suite uses (POSTGRES_* with the suite's defaults), pool 5. */
+/**
+ * The connection the contract suite uses (POSTGRES_* with the suite's defaults), pool 5.
+ * `npm run test:scale` sets SMALLTALK_TEST_STATEMENT_CACHE=false to run the suite through PgBouncer.
+ */
 export function contractConfig(): PostgresConfig {
   return {
     host: process.env.POSTGRES_HOST ?? 'localhost',
@@ -13,6 +16,7 @@ export function contractConfig(): PostgresConfig {
     user: process.env.POSTGRES_USER ?? 'postgres',
     password: process.env.POSTGRES_PASSWORD ?? 'postgres',
     poolSize: 5,
+    ...(process.env.SMALLTALK_TEST_STATEMENT_CACHE === 'false' ? { statementCache: false } : {}),
   }
 }
 

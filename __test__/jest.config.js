@@ -4,6 +4,8 @@ export default {
   rootDir: '.',
   testEnvironment: 'node',
   testMatch: ['<rootDir>/**/*.spec.ts'],
+  // scale/ needs PgBouncer and pg_basebackup: `npm run test:scale` runs it.
+  testPathIgnorePatterns: ['/node_modules/', '/scale/'],
   moduleFileExtensions: ['ts', 'js', 'mjs', 'cjs', 'json', 'node'],
   transform: {
     '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: '<rootDir>/tsconfig.json' }],

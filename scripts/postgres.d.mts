@@ -19,6 +19,8 @@ export interface Throwaway {
   startServer(): Promise<void>
   /** Restarts the server. */
   restart(mode?: 'smart' | 'fast' | 'immediate'): Promise<void>
+  /** Promotes a standby to primary (local binaries only). */
+  promote?(): Promise<void>
 }
 
 export function configuredTarget(env?: Record<string, string | undefined>, defaultDatabase?: string): Target
@@ -33,6 +35,8 @@ export function startThrowaway(options?: {
   port?: number
   password?: string
   files?: Record<string, string>
+  /** Make a streaming standby of this cluster (pg_basebackup -R) instead of a new cluster. */
+  standbyOf?: Throwaway
 }): Promise<Throwaway>
 export function provideDatabase(options?: { defaultDatabase?: string }): Promise<{
   target: Target

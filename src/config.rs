@@ -308,7 +308,12 @@ pub fn resolve(options: &Map<String, Value>, env: EnvLookup<'_>) -> Result<Confi
       crate::schema::check_schema_name(name)?;
       Some(name.clone())
     }
-    Some(other) => return Err(Error::config("schema", format!("expected a string, got {}", type_name(other)))),
+    Some(other) => {
+      return Err(Error::config(
+        "schema",
+        format!("expected a string, got {}", type_name(other)),
+      ))
+    }
   };
   let statement_cache = match options.get("statementCache") {
     None | Some(Value::Null) => true,

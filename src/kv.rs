@@ -9,7 +9,9 @@ impl Store {
   pub async fn set_value(&self, key: &str, json: &str, ttl_seconds: Option<f64>) -> Result<()> {
     let op = Op::on("setValue", key);
     with_client!(self, op, retry, |client| async {
-      self.execute(&client, &self.sql.set_value, &[&key, &JsonText(json), &ttl_seconds], op).await
+      self
+        .execute(&client, &self.sql.set_value, &[&key, &JsonText(json), &ttl_seconds], op)
+        .await
     })?;
     Ok(())
   }

@@ -274,7 +274,11 @@ impl<'a> Conn for deadpool_postgres::Transaction<'a> {
 }
 
 fn typed<'p>(stmt: &Stmt, params: &Params<'p>) -> Vec<(&'p (dyn ToSql + Sync), Type)> {
-  params.iter().zip(stmt.types).map(|(param, ty)| (*param, ty.clone())).collect()
+  params
+    .iter()
+    .zip(stmt.types)
+    .map(|(param, ty)| (*param, ty.clone()))
+    .collect()
 }
 
 impl Store {

@@ -308,8 +308,14 @@ mod tests {
   #[test]
   fn saves_are_guarded_by_the_version() {
     let sql = Sql::new(None);
-    assert!(sql.save_session.text.contains("WHERE sessions.version < EXCLUDED.version"));
-    assert!(sql.save_sessions.text.contains("WHERE sessions.version < EXCLUDED.version"));
+    assert!(sql
+      .save_session
+      .text
+      .contains("WHERE sessions.version < EXCLUDED.version"));
+    assert!(sql
+      .save_sessions
+      .text
+      .contains("WHERE sessions.version < EXCLUDED.version"));
     assert!(sql.save_sessions.text.contains("unnest("));
   }
 
@@ -327,7 +333,9 @@ mod tests {
   #[test]
   fn a_named_schema_is_quoted_everywhere() {
     let sql = Sql::new(Some("tenant \"A\"; DROP"));
-    assert!(sql.create_schema.contains("CREATE SCHEMA IF NOT EXISTS \"tenant \"\"A\"\"; DROP\";"));
+    assert!(sql
+      .create_schema
+      .contains("CREATE SCHEMA IF NOT EXISTS \"tenant \"\"A\"\"; DROP\";"));
     assert!(sql
       .get_session
       .text

@@ -89,7 +89,9 @@ impl Store {
         if attempt > 1 && self.already_applied(&client, std::slice::from_ref(session), op).await? {
           return Ok(());
         }
-        let stored = self.query_opt(&client, &self.sql.stored_version, &[&session.id], op).await?;
+        let stored = self
+          .query_opt(&client, &self.sql.stored_version, &[&session.id], op)
+          .await?;
         if let Some(row) = stored {
           return Err(Error::Conflict {
             id: session.id.clone(),
@@ -112,7 +114,9 @@ impl Store {
     let ids: Vec<&str> = sessions.iter().map(|s| s.id.as_str()).collect();
     let jsons: Vec<JsonText<'_>> = sessions.iter().map(|s| JsonText(&s.json)).collect();
     let versions: Vec<i32> = sessions.iter().map(|s| s.version).collect();
-    let rows = self.query(client, &self.sql.applied_sessions, &[&ids, &jsons, &versions], op).await?;
+    let rows = self
+      .query(client, &self.sql.applied_sessions, &[&ids, &jsons, &versions], op)
+      .await?;
     let matching: i64 = match rows.first() {
       Some(row) => column(row, 0, op)?,
       None => 0,
@@ -177,7 +181,9 @@ impl Store {
       });
     };
     let op = Op::on("saveSessions", &session.id);
-    let stored = self.query_opt(client, &self.sql.stored_version, &[&session.id], op).await?;
+    let stored = self
+      .query_opt(client, &self.sql.stored_version, &[&session.id], op)
+      .await?;
     Ok(Error::Conflict {
       id: session.id.clone(),
       attempted: i64::from(session.version),
@@ -269,15 +275,20 @@ impl Store {
     let rows = with_client!(self, op, retry, |client| async {
       match state {
         Some(state) => {
-          self.query(
-            &client,
-            &self.sql.list_sessions_by_state,
-            &[&limit, &offset, &state],
-            op,
-          )
-          .await
+          self
+            .query(
+              &client,
+              &self.sql.list_sessions_by_state,
+              &[&limit, &offset, &state],
+              op,
+            )
+            .await
         }
-        None => self.query(&client, &self.sql.list_sessions, &[&limit, &offset], op).await,
+        None => {
+          self
+            .query(&client, &self.sql.list_sessions, &[&limit, &offset], op)
+            .await
+        }
       }
     })?;
     let mut out = String::with_capacity(2 + rows.len() * 96);

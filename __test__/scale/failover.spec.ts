@@ -1,0 +1,121 @@
+// Failover: a throwaway primary with a synchronous streaming standby (pg_basebackup -R). The
+// adapter lists both hosts with targetSessionAttrs 'read-write'. The primary is stopped: calls fail
+// with StorageError while there is no primary; the standby is promoted: the same adapter carries
+// on against it, and no acknowledged write is lost.
+import pg from 'pg'
+import { PostgresStorageAdapter, StorageError } from '@smalltalk-ai/postgres-storage'
+import { startThrowaway, type Throwaway } from '../../scripts/postgres.mjs'
+import { makeSession } from '../helpers.js'
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+let primary: Throwaway
+let standby: Throwaway
+
+async function query(target: Throwaway['target'], text: string) {
+  const client = new pg.Client({ ...target })
+  await client.connect()
+  try {
+    return (await client.query(text)).rows
+  } finally {
+    await client.end()
+  }
+}
+
+beforeAll(async () => {
+  primary = await startThrowaway({ database: 'failover', settings: { synchronous_commit: 'on', wal_level: 'replica' } })
+  standby = await startThrowaway({ database: 'failover', standbyOf: primary, settings: { hot_standby: 'on' } })
+  // Only now require the standby's confirmation for every commit (earlier, CREATE DATABASE would wait).
+  await query(primary.target, "ALTER SYSTEM SET synchronous_standby_names = '*'")
+  await query(primary.target, 'SELECT pg_reload_conf()')
+  for (let i = 0; i < 100; i++) {
+    const rows = await query(primary.target, 'SELECT sync_state FROM pg_stat_replication')
+    if (rows[0]?.sync_state === 'sync') return
+    await sleep(100)
+  }
+  throw new Error('the standby never became synchronous')
+}, 120_000)
+
+afterAll(async () => {
+  await standby?.stop()
+  await primary?.stop()
+})
+
+it('fails over to the promoted standby with the same adapter and loses no acknowledged write', async () => {
+  const adapter = new PostgresStorageAdapter({
+    host: ['127.0.0.1', '127.0.0.1'],
+    port: [primary.target.port, standby.target.port],
+    database: 'failover',
+    user: 'postgres',
+    password: 'postgres',
+    targetSessionAttrs: 'read-write',
+    poolSize: 4,
+    connectTimeoutMs: 2000,
+    acquireTimeoutMs: 2000,
+  })
+  await adapter.initialize()
+  expect((await query(standby.target, 'SELECT pg_is_in_recovery() AS standby'))[0].standby).toBe(true)
+
+  const acknowledged = new Map<string, number>()
+  const errors: unknown[] = []
+  let lastError = 0
+  let firstOkAfterPromote = 0
+  let promotedAt = 0
+  let running = true
+  const writer = async () => {
+    const session = makeSession()
+    let version = 0
+    while (running) {
+      try {
+        await adapter.saveSession({ ...session, version: version + 1, updatedAt: new Date() })
+        version++
+        acknowledged.set(session.id, version)
+        if (promotedAt > 0 && firstOkAfterPromote === 0) firstOkAfterPromote = performance.now()
+      } catch (error) {
+        errors.push(error)
+        lastError = performance.now()
+        // The save's outcome is unknown: the next attempt uses a newer version either way.
+        version++
+        await sleep(20)
+      }
+    }
+  }
+  const writers = Array.from({ length: 4 }, writer)
+  await sleep(500)
+  const beforeFailover = acknowledged.size
+  expect(beforeFailover).toBe(4)
+
+  const stoppedAt = performance.now()
+  await primary.stopServer('fast')
+  await sleep(1000)
+  const errorsWithoutPrimary = errors.length
+  promotedAt = performance.now()
+  await standby.promote!()
+  for (let i = 0; i < 200 && firstOkAfterPromote === 0; i++) await sleep(25)
+  await sleep(300)
+  running = false
+  await Promise.all(writers)
+
+  expect(errorsWithoutPrimary).toBeGreaterThan(0)
+  for (const error of errors) {
+    if (!(error instanceof StorageError)) throw error
+    expect(['E_CONNECTION', 'E_TIMEOUT']).toContain(error.code)
+  }
+  expect(firstOkAfterPromote).toBeGreaterThan(0)
+
+  // Every acknowledged version is on the new primary.
+  const rows = await query(standby.target, 'SELECT id, version FROM sessions')
+  const stored = new Map(rows.map((row) => [row.id, row.version]))
+  for (const [id, version] of acknowledged) expect(stored.get(id)).toBeGreaterThanOrEqual(version)
+  expect(await adapter.healthCheck()).toEqual({ healthy: true })
+  const session = makeSession()
+  await adapter.saveSession(session)
+  expect((await adapter.getSession(session.id))!.id).toBe(session.id)
+  await adapter.close()
+
+  console.log(
+    `failover: primary stopped -> first write on the promoted standby ${Math.round(firstOkAfterPromote - stoppedAt)} ms ` +
+      `(${Math.round(firstOkAfterPromote - promotedAt)} ms after promote; ${errors.length} calls failed with StorageError, ` +
+      `last at ${Math.round(lastError - stoppedAt)} ms); ${acknowledged.size} sessions, ` +
+      `${[...acknowledged.values()].reduce((a, b) => a + b, 0)} acknowledged writes, 0 lost`,
+  )
+}, 120_000)
