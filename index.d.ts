@@ -147,7 +147,35 @@ export interface StorageStats {
       /** Calls waiting for a connection. */
       waiting: number
     }
+    /** Calls run again on another connection after a lost one, since construction. */
+    retries: number
+    /** Per method called at least once since construction (e.g. `operations.getSession`). */
+    operations: { [method: string]: OperationStats }
   }
+}
+
+/**
+ * One method's counters and latencies, kept in Rust (lock-free). Latency runs from the start of
+ * the call's native work to its end (pool wait included, JS-side parsing not); percentiles are
+ * histogram bucket bounds, within 25 %.
+ */
+export interface OperationStats {
+  /** Calls that resolved. */
+  ok: number
+  /** Calls rejected with ConflictError. */
+  conflicts: number
+  /** Calls rejected with any other error. */
+  errors: number
+  /** Mean latency, ms. */
+  meanMs: number
+  /** Median latency, ms. */
+  p50Ms: number
+  /** 95th percentile latency, ms. */
+  p95Ms: number
+  /** 99th percentile latency, ms. */
+  p99Ms: number
+  /** Largest latency, ms. */
+  maxMs: number
 }
 
 /** Result of `healthCheck()`. */

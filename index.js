@@ -41,6 +41,12 @@ function parseSummaries(json) {
   return summaries
 }
 
+function operationsByMethod(operations) {
+  const byMethod = {}
+  for (const { method, ...figures } of operations) byMethod[method] = figures
+  return byMethod
+}
+
 function parseValue(json) {
   return json === null ? null : JSON.parse(json)
 }
@@ -276,6 +282,8 @@ class PostgresStorageAdapter {
             idle: stats.poolIdle,
             waiting: stats.poolWaiting,
           },
+          retries: stats.retries,
+          operations: operationsByMethod(stats.operations),
         },
       }),
     )

@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 
 use crate::config::{self, Config};
 use crate::error::{Error, Result};
+use crate::metrics::Metrics;
 use crate::pool::{Op, Store};
 use crate::schema::Sql;
 
@@ -17,6 +18,8 @@ enum State {
 
 /// An adapter: the constructor's options and, once initialized, an open store.
 pub struct Adapter {
+  /// Call counters and latencies, kept across re-initialization.
+  pub metrics: Arc<Metrics>,
   options: Map<String, Value>,
   state: RwLock<State>,
   initializing: tokio::sync::Mutex<()>,
@@ -28,6 +31,7 @@ impl Adapter {
     let options = config::parse_options(options_json)?;
     config::resolve(&options, &config::process_env)?;
     Ok(Adapter {
+      metrics: Arc::new(Metrics::default()),
       options,
       state: RwLock::new(State::New),
       initializing: tokio::sync::Mutex::new(()),
@@ -52,7 +56,7 @@ impl Adapter {
       return store.create_schema().await;
     }
     let sql = Sql::new(config.schema.as_deref());
-    let store = Arc::new(Store::new(config, sql)?);
+    let store = Arc::new(Store::new(config, sql, self.metrics.clone())?);
     if let Err(error) = store.create_schema().await {
       store.close();
       return Err(error);

@@ -12,6 +12,7 @@ use tokio_postgres::{NoTls, Row, Statement};
 
 use crate::config::{Config, SessionAttrs, SslMode};
 use crate::error::{Error, Result};
+use crate::metrics::Metrics;
 use crate::schema::{Sql, Stmt};
 use crate::tls;
 
@@ -80,6 +81,7 @@ macro_rules! with_client {
           $crate::pool::discard($client);
           if $attempt < $attempts {
             $attempt += 1;
+            $store.metrics.record_retry();
             continue;
           }
           break Err(error);
@@ -99,6 +101,8 @@ pub fn discard(client: Object) {
 /// An open store: the pool, the SQL for its schema, and the config it was built from.
 pub struct Store {
   pool: Pool,
+  /// The adapter's counters (this store records retries).
+  pub metrics: Arc<Metrics>,
   purge_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
   /// The SQL text of every statement.
   pub sql: Sql,
@@ -108,7 +112,7 @@ pub struct Store {
 
 impl Store {
   /// Builds the pool. Opens no connection: the first `client()` call does.
-  pub fn new(config: Config, sql: Sql) -> Result<Self> {
+  pub fn new(config: Config, sql: Sql, metrics: Arc<Metrics>) -> Result<Self> {
     let mut pg = tokio_postgres::Config::new();
     for host in &config.hosts {
       if host.starts_with('/') {
@@ -160,6 +164,7 @@ impl Store {
       .map_err(|e| Error::config("poolSize", format!("cannot build the pool: {e}")))?;
     Ok(Store {
       pool,
+      metrics,
       purge_task: Mutex::new(None),
       sql,
       config,

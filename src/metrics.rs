@@ -1,0 +1,289 @@
+//! Per-operation counters and latency histograms, lock-free (one relaxed atomic add per bucket),
+//! read by `getStats()` so an operator can see what the adapter does without a profiler.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// The adapter's public operations, in the order `getStats()` reports them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+  Initialize,
+  HealthCheck,
+  SaveSession,
+  SaveSessions,
+  GetSession,
+  GetSessions,
+  DeleteSession,
+  DeleteSessions,
+  HasSession,
+  ListSessions,
+  Clear,
+  GetStats,
+  SetValue,
+  GetValue,
+  DeleteValue,
+  HasValue,
+  PurgeExpired,
+}
+
+impl Method {
+  /// Every method, in report order.
+  pub const ALL: [Method; 17] = [
+    Method::Initialize,
+    Method::HealthCheck,
+    Method::SaveSession,
+    Method::SaveSessions,
+    Method::GetSession,
+    Method::GetSessions,
+    Method::DeleteSession,
+    Method::DeleteSessions,
+    Method::HasSession,
+    Method::ListSessions,
+    Method::Clear,
+    Method::GetStats,
+    Method::SetValue,
+    Method::GetValue,
+    Method::DeleteValue,
+    Method::HasValue,
+    Method::PurgeExpired,
+  ];
+
+  /// The JS method name.
+  pub fn name(self) -> &'static str {
+    match self {
+      Method::Initialize => "initialize",
+      Method::HealthCheck => "healthCheck",
+      Method::SaveSession => "saveSession",
+      Method::SaveSessions => "saveSessions",
+      Method::GetSession => "getSession",
+      Method::GetSessions => "getSessions",
+      Method::DeleteSession => "deleteSession",
+      Method::DeleteSessions => "deleteSessions",
+      Method::HasSession => "hasSession",
+      Method::ListSessions => "listSessions",
+      Method::Clear => "clear",
+      Method::GetStats => "getStats",
+      Method::SetValue => "setValue",
+      Method::GetValue => "getValue",
+      Method::DeleteValue => "deleteValue",
+      Method::HasValue => "hasValue",
+      Method::PurgeExpired => "purgeExpired",
+    }
+  }
+}
+
+/// How a call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+  /// Resolved.
+  Ok,
+  /// Rejected with a version conflict (an expected outcome of optimistic locking).
+  Conflict,
+  /// Rejected with any other error.
+  Error,
+}
+
+/// Values below this many microseconds get one bucket each.
+const LINEAR: u64 = 16;
+/// Sub-buckets per power of two above that (relative error <= 25 %).
+const SUB_BUCKETS: u64 = 4;
+/// Enough buckets for anything up to 2^63 microseconds.
+const BUCKETS: usize = (LINEAR + (63 - 4 + 1) * SUB_BUCKETS) as usize;
+
+fn bucket_of(micros: u64) -> usize {
+  if micros < LINEAR {
+    return micros as usize;
+  }
+  let exponent = 63 - u64::from(micros.leading_zeros());
+  let sub = (micros >> (exponent - 2)) & (SUB_BUCKETS - 1);
+  (LINEAR + (exponent - 4) * SUB_BUCKETS + sub) as usize
+}
+
+/// The largest value (µs) that falls into `bucket`.
+fn bucket_upper_bound(bucket: usize) -> u64 {
+  let bucket = bucket as u64;
+  if bucket < LINEAR {
+    return bucket;
+  }
+  let exponent = (bucket - LINEAR) / SUB_BUCKETS + 4;
+  let sub = (bucket - LINEAR) % SUB_BUCKETS;
+  let lower = (1u64 << exponent) + (sub << (exponent - 2));
+  lower.saturating_add((1u64 << (exponent - 2)) - 1)
+}
+
+struct Counters {
+  ok: AtomicU64,
+  conflicts: AtomicU64,
+  errors: AtomicU64,
+  total_micros: AtomicU64,
+  max_micros: AtomicU64,
+  buckets: [AtomicU64; BUCKETS],
+}
+
+impl Counters {
+  fn new() -> Self {
+    Counters {
+      ok: AtomicU64::new(0),
+      conflicts: AtomicU64::new(0),
+      errors: AtomicU64::new(0),
+      total_micros: AtomicU64::new(0),
+      max_micros: AtomicU64::new(0),
+      buckets: std::array::from_fn(|_| AtomicU64::new(0)),
+    }
+  }
+}
+
+/// A snapshot of one operation's figures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OperationStats {
+  /// JS method name.
+  pub method: &'static str,
+  /// Calls that resolved.
+  pub ok: u64,
+  /// Calls rejected with a version conflict.
+  pub conflicts: u64,
+  /// Calls rejected with any other error.
+  pub errors: u64,
+  /// Mean latency in milliseconds.
+  pub mean_ms: f64,
+  /// Median latency in milliseconds (bucket upper bound: within 25 %).
+  pub p50_ms: f64,
+  /// 95th percentile latency in milliseconds.
+  pub p95_ms: f64,
+  /// 99th percentile latency in milliseconds.
+  pub p99_ms: f64,
+  /// Largest latency seen, in milliseconds.
+  pub max_ms: f64,
+}
+
+/// Counters for every operation of one adapter.
+pub struct Metrics {
+  counters: Vec<Counters>,
+  retries: AtomicU64,
+}
+
+impl Default for Metrics {
+  fn default() -> Self {
+    Metrics {
+      counters: Method::ALL.iter().map(|_| Counters::new()).collect(),
+      retries: AtomicU64::new(0),
+    }
+  }
+}
+
+impl Metrics {
+  /// Records one finished call.
+  pub fn record(&self, method: Method, elapsed: Duration, outcome: Outcome) {
+    let Some(counters) = self.counters.get(method as usize) else {
+      return;
+    };
+    let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+    match outcome {
+      Outcome::Ok => &counters.ok,
+      Outcome::Conflict => &counters.conflicts,
+      Outcome::Error => &counters.errors,
+    }
+    .fetch_add(1, Ordering::Relaxed);
+    counters.total_micros.fetch_add(micros, Ordering::Relaxed);
+    counters.max_micros.fetch_max(micros, Ordering::Relaxed);
+    if let Some(bucket) = counters.buckets.get(bucket_of(micros)) {
+      bucket.fetch_add(1, Ordering::Relaxed);
+    }
+  }
+
+  /// Counts a call run again on another connection after a lost one.
+  pub fn record_retry(&self) {
+    self.retries.fetch_add(1, Ordering::Relaxed);
+  }
+
+  /// Calls run again after a lost connection, since the adapter was built.
+  pub fn retries(&self) -> u64 {
+    self.retries.load(Ordering::Relaxed)
+  }
+
+  /// Figures of every operation called at least once.
+  pub fn snapshot(&self) -> Vec<OperationStats> {
+    Method::ALL
+      .iter()
+      .zip(&self.counters)
+      .filter_map(|(method, counters)| {
+        let buckets: Vec<u64> = counters.buckets.iter().map(|b| b.load(Ordering::Relaxed)).collect();
+        let calls: u64 = buckets.iter().sum();
+        if calls == 0 {
+          return None;
+        }
+        let percentile = |fraction: f64| {
+          let rank = ((calls as f64) * fraction).ceil().max(1.0) as u64;
+          let mut seen = 0;
+          for (bucket, count) in buckets.iter().enumerate() {
+            seen += count;
+            if seen >= rank {
+              return bucket_upper_bound(bucket) as f64 / 1000.0;
+            }
+          }
+          0.0
+        };
+        let max_ms = counters.max_micros.load(Ordering::Relaxed) as f64 / 1000.0;
+        Some(OperationStats {
+          method: method.name(),
+          ok: counters.ok.load(Ordering::Relaxed),
+          conflicts: counters.conflicts.load(Ordering::Relaxed),
+          errors: counters.errors.load(Ordering::Relaxed),
+          mean_ms: counters.total_micros.load(Ordering::Relaxed) as f64 / calls as f64 / 1000.0,
+          p50_ms: percentile(0.50).min(max_ms),
+          p95_ms: percentile(0.95).min(max_ms),
+          p99_ms: percentile(0.99).min(max_ms),
+          max_ms,
+        })
+      })
+      .collect()
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  #[test]
+  fn buckets_are_monotonic_and_bound_their_values() {
+    let mut previous = 0;
+    for micros in (0..100_000u64).chain([1 << 20, 1 << 33, u64::MAX / 2, u64::MAX]) {
+      let bucket = bucket_of(micros);
+      assert!(bucket < BUCKETS, "{micros}");
+      assert!(bucket >= previous || micros >= 1 << 20, "{micros}");
+      previous = bucket;
+      assert!(bucket_upper_bound(bucket) >= micros, "{micros}");
+      // Relative error within 25 %.
+      if micros >= LINEAR {
+        assert!(
+          (bucket_upper_bound(bucket) - micros) as f64 <= micros as f64 * 0.25,
+          "{micros}"
+        );
+      }
+    }
+  }
+
+  #[test]
+  fn percentiles_and_outcomes() {
+    let metrics = Metrics::default();
+    for micros in 1..=100u64 {
+      metrics.record(Method::GetSession, Duration::from_micros(micros * 100), Outcome::Ok);
+    }
+    metrics.record(Method::SaveSession, Duration::from_millis(2), Outcome::Conflict);
+    metrics.record(Method::SaveSession, Duration::from_millis(3), Outcome::Error);
+    let snapshot = metrics.snapshot();
+    assert_eq!(snapshot.len(), 2);
+    let save = &snapshot[0];
+    assert_eq!(
+      (save.method, save.ok, save.conflicts, save.errors),
+      ("saveSession", 0, 1, 1)
+    );
+    let get = &snapshot[1];
+    assert_eq!(get.method, "getSession");
+    assert_eq!(get.ok, 100);
+    assert!((5.0..=6.25).contains(&get.p50_ms), "{}", get.p50_ms);
+    assert!((9.5..=10.0).contains(&get.p99_ms), "{}", get.p99_ms);
+    assert!((get.mean_ms - 5.05).abs() < 1e-9);
+    assert_eq!(get.max_ms, 10.0);
+  }
+}
