@@ -56,7 +56,7 @@ export interface SessionSummary {
 export interface StorageAdapterConfig {
   /** A `postgres://` or `postgresql://` URL replaces the connection; any other value (a path) is ignored. */
   location?: string
-  /** Accepted for compatibility with the StorageAdapter interface. */
+  /** Default TTL (seconds) of key-value entries, as the `ttl` option; `0`: none. */
   ttl?: number
   /** Accepted for compatibility; not used by this adapter. */
   maxSize?: number
@@ -120,8 +120,38 @@ export interface PostgresConfig {
   acquireTimeoutMs?: number
   /** `application_name` reported to the server [PGAPPNAME]. Default `'smalltalk-postgres-storage'`. */
   applicationName?: string
+  /**
+   * `statement_timeout` (ms) set on every connection; a statement running longer fails with
+   * StorageError `E_TIMEOUT`. Default: off (the server's setting). Not forwarded by PgBouncer.
+   */
+  statementTimeoutMs?: number
+  /** Default TTL (seconds) of key-value entries; `0` or `null`: entries never expire. Default: none. */
+  ttl?: number | null
+  /** Delete expired key-value entries in the background every N ms (never keeps Node alive). Default: off. */
+  purgeIntervalMs?: number
+  /**
+   * Schema holding the tables, created if missing (any name; it is quoted). Default: unqualified
+   * table names, resolved through the connection's `search_path` (normally `public`).
+   */
+  schema?: string
+  /**
+   * `true` (default): prepare each statement once per connection. `false`: send one-shot typed
+   * statements, as PgBouncer's transaction pooling requires.
+   */
+  statementCache?: boolean
+  /**
+   * With several hosts, which server a connection may use [PGTARGETSESSIONATTRS]: `'read-write'`
+   * finds the primary (e.g. after a failover). Default `'any'`.
+   */
+  targetSessionAttrs?: 'any' | 'read-write' | 'read-only'
   /** Error classes to throw instead of this package's (e.g. SmallTalk's own). */
   errorClasses?: ErrorClasses
+}
+
+/** Options of `setValue`. */
+export interface SetValueOptions {
+  /** Seconds until the entry expires; `null`: never (overrides the adapter's default `ttl`). */
+  ttl?: number | null
 }
 
 /** What `getStats()` resolves to. */
@@ -254,14 +284,19 @@ export declare class PostgresStorageAdapter {
   listSessions(state?: SessionState, limit?: number, offset?: number): Promise<SessionSummary[]>
   /** Whether a session exists. */
   hasSession(sessionId: string): Promise<boolean>
-  /** Stores any JSON value under `key` (at most 1024 characters). */
-  setValue(key: string, value: unknown): Promise<void>
+  /**
+   * Stores any JSON value under `key` (at most 1024 characters). `options.ttl`: seconds until it
+   * expires (default: the adapter's `ttl`, else never); `ttl: null` stores it without expiry.
+   */
+  setValue(key: string, value: unknown, options?: SetValueOptions): Promise<void>
   /** The value, or `null` when missing or expired. */
   getValue<T = unknown>(key: string): Promise<T | null>
   /** Deletes a value; `true` when a live one existed. */
   deleteValue(key: string): Promise<boolean>
   /** Whether a live (unexpired) value exists. */
   hasValue(key: string): Promise<boolean>
+  /** Deletes expired key-value entries now; resolves to the number deleted. */
+  purgeExpired(): Promise<number>
   /** Deletes all sessions, or those whose `updatedAt` is before `olderThan`; resolves to the count. */
   clear(olderThan?: Date): Promise<number>
   /** Session counts, storage size, per-state counts and pool figures. */

@@ -7,20 +7,9 @@ import {
   StorageError,
   ValidationError,
 } from '@smalltalk-ai/postgres-storage'
-import { contractConfig, dropTables, makeSession, sql } from './helpers.js'
+import { adapterPerTest, contractConfig, dropTables, makeSession, sql } from './helpers.js'
 
-let adapter: PostgresStorageAdapter
-
-beforeEach(async () => {
-  await dropTables()
-  adapter = new PostgresStorageAdapter(contractConfig())
-  await adapter.initialize()
-})
-
-afterEach(async () => {
-  await adapter.close()
-  await dropTables()
-})
+const current = adapterPerTest()
 
 async function storedRow(id: string) {
   const rows = await sql('SELECT version, data FROM sessions WHERE id = $1', [id])
@@ -30,9 +19,9 @@ async function storedRow(id: string) {
 describe('optimistic locking', () => {
   it('rejects a stale save with ConflictError, writes nothing, and reports [attempted, stored]', async () => {
     const session = makeSession({ version: 3, state: 'active' })
-    await adapter.saveSession(session)
+    await current().saveSession(session)
     const stale = { ...session, version: 2, state: 'closed' as const }
-    const error = await adapter.saveSession(stale).catch((e: unknown) => e)
+    const error = await current().saveSession(stale).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(ConflictError)
     expect(error).toBeInstanceOf(StorageError)
     expect(error).toBeInstanceOf(Error)
@@ -49,22 +38,22 @@ describe('optimistic locking', () => {
 
   it('rejects an equal version too (versions only grow)', async () => {
     const session = makeSession({ version: 5 })
-    await adapter.saveSession(session)
-    await expect(adapter.saveSession({ ...session, state: 'paused' })).rejects.toMatchObject({
+    await current().saveSession(session)
+    await expect(current().saveSession({ ...session, state: 'paused' })).rejects.toMatchObject({
       name: 'ConflictError',
       conflictingVersions: [5, 5],
     })
-    expect((await adapter.getSession(session.id))!.state).toBe('active')
+    expect((await current().getSession(session.id))!.state).toBe('active')
   })
 
   it('two writers racing from the same version: exactly one wins', async () => {
     const session = makeSession({ version: 1 })
-    await adapter.saveSession(session)
+    await current().saveSession(session)
     const other = new PostgresStorageAdapter(contractConfig())
     await other.initialize()
     try {
       const results = await Promise.allSettled([
-        adapter.saveSession({ ...session, version: 2, metadata: { userId: 'first' } }),
+        current().saveSession({ ...session, version: 2, metadata: { userId: 'first' } }),
         other.saveSession({ ...session, version: 2, metadata: { userId: 'second' } }),
       ])
       const won = results.filter((result) => result.status === 'fulfilled')
@@ -74,7 +63,7 @@ describe('optimistic locking', () => {
       expect(lost[0].reason).toBeInstanceOf(ConflictError)
       expect(lost[0].reason.conflictingVersions).toEqual([2, 2])
       const winner = results[0].status === 'fulfilled' ? 'first' : 'second'
-      expect((await adapter.getSession(session.id))!.metadata.userId).toBe(winner)
+      expect((await current().getSession(session.id))!.metadata.userId).toBe(winner)
     } finally {
       await other.close()
     }
@@ -82,24 +71,24 @@ describe('optimistic locking', () => {
 
   it('saveSessions with one stale session writes none of the batch', async () => {
     const existing = makeSession({ version: 4 })
-    await adapter.saveSession(existing)
+    await current().saveSession(existing)
     const fresh = [makeSession(), makeSession()]
-    const error = await adapter
+    const error = await current()
       .saveSessions([fresh[0], { ...existing, version: 4 }, fresh[1]])
       .catch((e: unknown) => e)
     expect(error).toBeInstanceOf(ConflictError)
     expect((error as ConflictError).message).toContain(existing.id)
     expect((error as ConflictError).conflictingVersions).toEqual([4, 4])
-    expect(await adapter.hasSession(fresh[0].id)).toBe(false)
-    expect(await adapter.hasSession(fresh[1].id)).toBe(false)
-    expect((await adapter.getStats()).totalSessions).toBe(1)
+    expect(await current().hasSession(fresh[0].id)).toBe(false)
+    expect(await current().hasSession(fresh[1].id)).toBe(false)
+    expect((await current().getStats()).totalSessions).toBe(1)
   })
 
   it('saveSessions applies the version rule per session when all are newer', async () => {
     const existing = makeSession({ version: 1 })
-    await adapter.saveSession(existing)
-    expect(await adapter.saveSessions([{ ...existing, version: 2, state: 'paused' }, makeSession()])).toBe(2)
-    expect((await adapter.getSession(existing.id))!.state).toBe('paused')
+    await current().saveSession(existing)
+    expect(await current().saveSessions([{ ...existing, version: 2, state: 'paused' }, makeSession()])).toBe(2)
+    expect((await current().getSession(existing.id))!.state).toBe('paused')
   })
 })
 
@@ -190,17 +179,17 @@ describe('typed errors', () => {
   })
 
   it('calls after close() reject with StorageError E_CLOSED, and initialize() reopens', async () => {
-    await adapter.close()
-    const error = await adapter.hasSession('x').catch((e: unknown) => e)
+    await current().close()
+    const error = await current().hasSession('x').catch((e: unknown) => e)
     expect(error).toBeInstanceOf(StorageError)
     expect((error as StorageError).code).toBe('E_CLOSED')
-    await adapter.initialize()
-    expect(await adapter.hasSession('x')).toBe(false)
+    await current().initialize()
+    expect(await current().hasSession('x')).toBe(false)
   })
 
   it('a database error keeps its SQLSTATE and cause', async () => {
     await dropTables()
-    const error = await adapter.getSession('x').catch((e: unknown) => e)
+    const error = await current().getSession('x').catch((e: unknown) => e)
     expect(error).toBeInstanceOf(StorageError)
     expect((error as StorageError).code).toBe('E_QUERY')
     expect((error as StorageError).sqlstate).toBe('42P01')
@@ -227,13 +216,13 @@ describe('typed errors', () => {
 describe('schema recreated under a live adapter', () => {
   it('keeps working after the tables are dropped and initialize() runs again', async () => {
     const session = makeSession()
-    await adapter.saveSession(session)
-    expect((await adapter.getSession(session.id))!.id).toBe(session.id)
+    await current().saveSession(session)
+    expect((await current().getSession(session.id))!.id).toBe(session.id)
     await dropTables()
-    await adapter.initialize()
-    expect(await adapter.getSession(session.id)).toBeNull()
-    await adapter.saveSession(session)
-    expect((await adapter.listSessions()).map((summary) => summary.id)).toEqual([session.id])
-    expect((await adapter.getStats()).totalSessions).toBe(1)
+    await current().initialize()
+    expect(await current().getSession(session.id)).toBeNull()
+    await current().saveSession(session)
+    expect((await current().listSessions()).map((summary) => summary.id)).toEqual([session.id])
+    expect((await current().getStats()).totalSessions).toBe(1)
   })
 })

@@ -2,6 +2,7 @@
 // connection, and session builders.
 import pg from 'pg'
 import { randomUUID } from 'node:crypto'
+import { PostgresStorageAdapter } from '@smalltalk-ai/postgres-storage'
 import type { MessageTurn, PostgresConfig, Session, SessionState } from '@smalltalk-ai/postgres-storage'
 
 /**
@@ -41,6 +42,24 @@ export async function sql<R extends pg.QueryResultRow = any>(text: string, param
 /** Drops both tables, as the contract suite does before and after every test. */
 export async function dropTables(): Promise<void> {
   await sql('DROP TABLE IF EXISTS sessions; DROP TABLE IF EXISTS key_value')
+}
+
+/**
+ * Registers the contract suite's per-test lifecycle (drop tables, new adapter, initialize; then
+ * close, drop tables) and returns a getter for the current test's adapter.
+ */
+export function adapterPerTest(options: PostgresConfig = {}): () => PostgresStorageAdapter {
+  let adapter: PostgresStorageAdapter
+  beforeEach(async () => {
+    await dropTables()
+    adapter = new PostgresStorageAdapter({ ...contractConfig(), ...options })
+    await adapter.initialize()
+  })
+  afterEach(async () => {
+    await adapter.close()
+    await dropTables()
+  })
+  return () => adapter
 }
 
 /** `count` turns, each with one reply per agent. */

@@ -1,28 +1,17 @@
 // Observability: getStats().metrics carries pool figures and per-operation counters and latency
 // percentiles kept in Rust.
 import { PostgresStorageAdapter } from '@smalltalk-ai/postgres-storage'
-import { contractConfig, dropTables, makeSession } from './helpers.js'
+import { adapterPerTest, contractConfig, dropTables, makeSession } from './helpers.js'
 
-let adapter: PostgresStorageAdapter
-
-beforeEach(async () => {
-  await dropTables()
-  adapter = new PostgresStorageAdapter({ ...contractConfig(), poolSize: 3 })
-  await adapter.initialize()
-})
-
-afterEach(async () => {
-  await adapter.close()
-  await dropTables()
-})
+const current = adapterPerTest({ poolSize: 3 })
 
 it('counts calls by method and outcome, with ordered latency percentiles', async () => {
   const session = makeSession()
-  await adapter.saveSession(session)
-  await adapter.saveSession(session).catch(() => undefined) // a conflict
-  for (let i = 0; i < 30; i++) await adapter.getSession(session.id)
-  await adapter.getSession('').catch(() => undefined) // refused in JS: never reaches Rust
-  const { metrics } = await adapter.getStats()
+  await current().saveSession(session)
+  await current().saveSession(session).catch(() => undefined) // a conflict
+  for (let i = 0; i < 30; i++) await current().getSession(session.id)
+  await current().getSession('').catch(() => undefined) // refused in JS: never reaches Rust
+  const { metrics } = await current().getStats()
   expect(metrics.operations.initialize).toMatchObject({ ok: 1, errors: 0 })
   expect(metrics.operations.saveSession).toMatchObject({ ok: 1, conflicts: 1, errors: 0 })
   const get = metrics.operations.getSession
@@ -39,16 +28,16 @@ it('counts calls by method and outcome, with ordered latency percentiles', async
 
 it('reports the pool: size, idle and callers waiting', async () => {
   const session = makeSession()
-  await adapter.saveSession(session)
-  await Promise.all(Array.from({ length: 12 }, () => adapter.getSession(session.id)))
-  const { metrics } = await adapter.getStats()
+  await current().saveSession(session)
+  await Promise.all(Array.from({ length: 12 }, () => current().getSession(session.id)))
+  const { metrics } = await current().getStats()
   expect(metrics.pool.maxSize).toBe(3)
   expect(metrics.pool.size).toBeGreaterThanOrEqual(1)
   expect(metrics.pool.size).toBeLessThanOrEqual(3)
   expect(metrics.pool.idle).toBeLessThanOrEqual(metrics.pool.size)
   expect(metrics.pool.waiting).toBe(0)
   // Errors are counted too.
-  await adapter.close()
+  await current().close()
   const fresh = new PostgresStorageAdapter(contractConfig())
   await fresh.getSession('x').catch(() => undefined)
   await fresh.initialize()

@@ -4,41 +4,30 @@ import { spawnSync } from 'node:child_process'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { PostgresStorageAdapter, ValidationError } from '@smalltalk-ai/postgres-storage'
-import { contractConfig, dropTables, sql } from './helpers.js'
+import { adapterPerTest, contractConfig, dropTables, sql } from './helpers.js'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-let adapter: PostgresStorageAdapter
-
-beforeEach(async () => {
-  await dropTables()
-  adapter = new PostgresStorageAdapter(contractConfig())
-  await adapter.initialize()
-})
-
-afterEach(async () => {
-  await adapter.close()
-  await dropTables()
-})
+const current = adapterPerTest()
 
 async function storedKeys(): Promise<string[]> {
   return (await sql('SELECT key FROM key_value ORDER BY key')).map((row) => row.key)
 }
 
 it('an entry with a ttl reads as absent once expired, before it is purged', async () => {
-  await adapter.setValue('short', { a: 1 }, { ttl: 0.5 })
-  await adapter.setValue('forever', 'x')
-  expect(await adapter.getValue('short')).toEqual({ a: 1 })
-  expect(await adapter.hasValue('short')).toBe(true)
+  await current().setValue('short', { a: 1 }, { ttl: 0.5 })
+  await current().setValue('forever', 'x')
+  expect(await current().getValue('short')).toEqual({ a: 1 })
+  expect(await current().hasValue('short')).toBe(true)
   await sleep(800)
-  expect(await adapter.getValue('short')).toBeNull()
-  expect(await adapter.hasValue('short')).toBe(false)
-  expect(await adapter.deleteValue('short')).toBe(false)
-  expect(await adapter.getValue('forever')).toBe('x')
+  expect(await current().getValue('short')).toBeNull()
+  expect(await current().hasValue('short')).toBe(false)
+  expect(await current().deleteValue('short')).toBe(false)
+  expect(await current().getValue('forever')).toBe('x')
 })
 
 it('the ttl column holds the absolute UTC expiry time', async () => {
-  await adapter.setValue('hour', 1, { ttl: 3600 })
+  await current().setValue('hour', 1, { ttl: 3600 })
   const [row] = await sql(
     `SELECT extract(epoch FROM ttl - (now() AT TIME ZONE 'UTC')) AS seconds, ttl IS NOT NULL AS has_ttl FROM key_value`,
   )
@@ -48,15 +37,15 @@ it('the ttl column holds the absolute UTC expiry time', async () => {
 })
 
 it('purgeExpired() deletes expired entries and returns the count', async () => {
-  await adapter.setValue('a', 1, { ttl: 0.2 })
-  await adapter.setValue('b', 2, { ttl: 0.2 })
-  await adapter.setValue('c', 3, { ttl: 60 })
-  await adapter.setValue('d', 4)
+  await current().setValue('a', 1, { ttl: 0.2 })
+  await current().setValue('b', 2, { ttl: 0.2 })
+  await current().setValue('c', 3, { ttl: 60 })
+  await current().setValue('d', 4)
   await sleep(400)
   expect(await storedKeys()).toEqual(['a', 'b', 'c', 'd'])
-  expect(await adapter.purgeExpired()).toBe(2)
+  expect(await current().purgeExpired()).toBe(2)
   expect(await storedKeys()).toEqual(['c', 'd'])
-  expect(await adapter.purgeExpired()).toBe(0)
+  expect(await current().purgeExpired()).toBe(0)
 })
 
 it('a config default ttl applies to every entry; ttl: null opts out', async () => {
@@ -88,15 +77,15 @@ it("initialize({ ttl }) sets the default too (SmallTalk's StorageAdapterConfig.t
 })
 
 it('overwriting an entry replaces its ttl', async () => {
-  await adapter.setValue('k', 1, { ttl: 0.2 })
-  await adapter.setValue('k', 2)
+  await current().setValue('k', 1, { ttl: 0.2 })
+  await current().setValue('k', 2)
   await sleep(400)
-  expect(await adapter.getValue('k')).toBe(2)
+  expect(await current().getValue('k')).toBe(2)
 })
 
 it('refuses a ttl that is not a positive number of seconds, writing nothing', async () => {
   for (const ttl of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, '10' as any]) {
-    await expect(adapter.setValue('bad', 1, { ttl })).rejects.toBeInstanceOf(ValidationError)
+    await expect(current().setValue('bad', 1, { ttl })).rejects.toBeInstanceOf(ValidationError)
   }
   expect(() => new PostgresStorageAdapter({ ttl: -5 })).toThrow(/ttl/)
   expect(await storedKeys()).toEqual([])
@@ -124,7 +113,10 @@ it('the background purge stops at close() and never keeps Node alive', () => {
   `
   const started = performance.now()
   const result = spawnSync(process.execPath, ['-e', script], { cwd: root, encoding: 'utf8', timeout: 10_000 })
-  expect(result.stdout.trim()).toBe('ready')
-  expect(result.status).toBe(0)
+  expect({ stdout: result.stdout.trim(), stderr: result.stderr, status: result.status }).toEqual({
+    stdout: 'ready',
+    stderr: '',
+    status: 0,
+  })
   expect(performance.now() - started).toBeLessThan(2000)
 })
