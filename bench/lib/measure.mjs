@@ -1,0 +1,92 @@
+// One timed round: N async workers share one adapter until the round's time is up. Per round:
+// ops/s, every op's latency, main-thread busy time (event-loop utilisation), and failed checks.
+import { performance } from 'node:perf_hooks'
+
+const MAX_REPORTED_ERRORS = 3
+
+/**
+ * Runs `workload` on `adapter` for `seconds`. A failed check, a rejected call and a wrong stored
+ * version (saves, checked after the round) all count as failures.
+ */
+export async function runRound({ adapter, workload, state, db, seconds }) {
+  // Garbage left by the previous round (another adapter's, maybe) is not this round's cost.
+  globalThis.gc?.()
+  const latencies = []
+  const errors = []
+  let ops = 0
+  let failures = 0
+  const started = performance.now()
+  const deadline = started + seconds * 1000
+  const eluStart = performance.eventLoopUtilization()
+
+  const worker = async (index) => {
+    for (let k = 0; performance.now() < deadline; k++) {
+      const input = workload.input(state, index, k)
+      const begin = performance.now()
+      let ok
+      try {
+        const result = await workload.call(adapter, input)
+        latencies.push(performance.now() - begin)
+        ok = workload.check(result, input)
+      } catch (error) {
+        latencies.push(performance.now() - begin)
+        ok = false
+        if (errors.length < MAX_REPORTED_ERRORS) errors.push(`${error?.name ?? 'Error'}: ${error?.message ?? error}`)
+      }
+      ops++
+      if (!ok) failures++
+    }
+  }
+  await Promise.all(Array.from({ length: workload.concurrency }, (_, index) => worker(index)))
+
+  const elu = performance.eventLoopUtilization(eluStart)
+  const elapsedSeconds = (performance.now() - started) / 1000
+  const wrongStored = workload.verifyRound ? await workload.verifyRound(db, state) : 0
+  if (wrongStored > 0) errors.push(`${wrongStored} stored versions differ from the versions saved`)
+  return {
+    ops,
+    seconds: elapsedSeconds,
+    opsPerSec: ops / elapsedSeconds,
+    busyMs: elu.active,
+    utilization: elu.utilization,
+    latencies,
+    failures: failures + wrongStored,
+    errors,
+  }
+}
+
+/** The q-quantile (0..1) of sorted numbers, nearest rank. */
+export function quantile(sorted, q) {
+  if (sorted.length === 0) return NaN
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]
+}
+
+export function median(values) {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = sorted.length >> 1
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+}
+
+/** One adapter's figures for a workload from its measured rounds. */
+export function summarize(rounds) {
+  const latencies = Float64Array.from(rounds.flatMap((round) => round.latencies)).sort()
+  const ops = rounds.reduce((sum, round) => sum + round.ops, 0)
+  const busyMs = rounds.reduce((sum, round) => sum + round.busyMs, 0)
+  return {
+    opsPerSec: median(rounds.map((round) => round.opsPerSec)),
+    p50Ms: quantile(latencies, 0.5),
+    p99Ms: quantile(latencies, 0.99),
+    busyUsPerOp: ops > 0 ? (busyMs * 1000) / ops : NaN,
+    utilization: median(rounds.map((round) => round.utilization)),
+    ops,
+    failures: rounds.reduce((sum, round) => sum + round.failures, 0),
+    errors: rounds.flatMap((round) => round.errors).slice(0, MAX_REPORTED_ERRORS),
+    rounds: rounds.map((round) => ({
+      ops: round.ops,
+      seconds: round.seconds,
+      opsPerSec: round.opsPerSec,
+      busyMs: round.busyMs,
+      failures: round.failures,
+    })),
+  }
+}
