@@ -6,12 +6,13 @@
 // - Pool: `new pg.Pool({ host, port, database, user, password, max: poolSize })`, pg's other
 //   defaults (as the original). Plain parameterised queries (pg's unnamed statements), no named
 //   prepared statements: the original had none.
-// - saveSession: `serializeSession(session)` (JSON.stringify, Dates as ISO strings) and pg binds
-//   that string to `data`; the Dates `createdAt`/`updatedAt` are bound as Date objects (pg turns
-//   them into local-time text). One upsert guarded by the version; rowCount 0 → ConflictError.
-//   `saveFlow: 'parse'` is the variant the issue's wording describes ("serialize, parse, let pg
-//   stringify": the serialized string is parsed back and pg stringifies the object); it is off by
-//   default and selectable with `npm run bench -- --reference-save-flow parse`.
+// - Serialization: the original SessionSerializer, frozen in ./original-serializer.mjs (not the
+//   package's own, which may get faster).
+// - saveSession: as issue 5 describes the original's flow, "serialize, parse, let pg stringify":
+//   `JSON.parse(serializeSession(session))` is bound to `data` and pg JSON.stringifies it; the
+//   Dates `createdAt`/`updatedAt` are bound as Date objects (pg turns them into local-time text).
+//   One upsert guarded by the version; rowCount 0 → ConflictError. `--reference-save-flow string`
+//   binds the serialized string instead (a lighter variant, for comparison).
 // - getSession: `SELECT data FROM sessions WHERE id = $1`; pg parses the jsonb into an object, then
 //   the original does `deserializeSession(JSON.stringify(row.data))` (stringify, then parse with
 //   Date revival, through the package's exported deserializeSession).
@@ -26,7 +27,8 @@
 // - initialize() opens the pool and checks it with `SELECT 1`; the schema (identical DDL) is created
 //   by the package's own initialize(), once, before any adapter runs.
 import pg from 'pg'
-import { ConflictError, deserializeSession, serializeSession } from '../index.mjs'
+import { ConflictError } from '../index.mjs'
+import { deserializeSession, serializeSession } from './original-serializer.mjs'
 
 const UPSERT = `INSERT INTO sessions (id, data, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data, version = EXCLUDED.version, updated_at = EXCLUDED.updated_at
@@ -39,8 +41,8 @@ export class PgReferenceAdapter {
   #pool = null
   #parseBeforeBind
 
-  /** `config`: `{ host, port, database, user, password, poolSize = 10, saveFlow = 'string' }`. */
-  constructor({ poolSize = 10, saveFlow = 'string', ...connection } = {}) {
+  /** `config`: `{ host, port, database, user, password, poolSize = 10, saveFlow = 'parse' }`. */
+  constructor({ poolSize = 10, saveFlow = 'parse', ...connection } = {}) {
     if (saveFlow !== 'string' && saveFlow !== 'parse') throw new Error(`unknown saveFlow ${saveFlow}`)
     this.#config = { ...connection, max: poolSize }
     this.#parseBeforeBind = saveFlow === 'parse'

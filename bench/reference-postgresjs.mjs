@@ -8,7 +8,8 @@
 // type for jsonb passes a string through untouched (and stringifies anything else), so the flow
 // stays "serialize, bind the text" as with pg; reading still JSON.parses jsonb like pg does.
 import postgres from 'postgres'
-import { ConflictError, deserializeSession, serializeSession } from '../index.mjs'
+import { ConflictError } from '../index.mjs'
+import { deserializeSession, serializeSession } from './original-serializer.mjs'
 
 const JSONB = 3802
 
@@ -17,8 +18,8 @@ export class PostgresJsReferenceAdapter {
   #sql = null
   #parseBeforeBind
 
-  /** `config`: `{ host, port, database, user, password, poolSize = 10, saveFlow = 'string' }`. */
-  constructor({ host, port, database, user, password, poolSize = 10, saveFlow = 'string' } = {}) {
+  /** `config`: `{ host, port, database, user, password, poolSize = 10, saveFlow = 'parse' }`. */
+  constructor({ host, port, database, user, password, poolSize = 10, saveFlow = 'parse' } = {}) {
     if (saveFlow !== 'string' && saveFlow !== 'parse') throw new Error(`unknown saveFlow ${saveFlow}`)
     this.#parseBeforeBind = saveFlow === 'parse'
     this.#options = {

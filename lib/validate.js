@@ -2,6 +2,7 @@
 // Input checks run before anything reaches the database: a refused call writes nothing.
 
 const { invalid } = require('./errors.js')
+const { serializeSession } = require('./session-json.js')
 
 /** Longest accepted session id, in UTF-16 code units. */
 const MAX_ID_LENGTH = 255
@@ -92,7 +93,7 @@ function sessionColumns(classes, session, method, where) {
       `${where}.agentIds`,
     )
   }
-  return [id, version, createdMs, updatedMs, toJson(classes, session, method, where)]
+  return [id, version, createdMs, updatedMs, toJson(classes, session, method, where, serializeSession)]
 }
 
 // JSON.stringify writes U+0000 as the escape \u0000 (an odd run of backslashes before "u0000").
@@ -119,10 +120,10 @@ function pathOfNul(value, path, seen = new Set()) {
  * circular structures, BigInts, and strings holding U+0000 (jsonb rejects \u0000; we refuse it
  * rather than store something else).
  */
-function toJson(classes, value, method, field) {
+function toJson(classes, value, method, field, stringify = JSON.stringify) {
   let json
   try {
-    json = JSON.stringify(value)
+    json = stringify(value)
   } catch (error) {
     throw invalid(classes, `${method}: ${field} cannot be stored as JSON: ${error.message}`, field)
   }

@@ -48,7 +48,8 @@ export const usage = (workloads) => `usage: npm run bench -- [options]
   --no-memory              skip the memory check
   --reference-save-flow <string|parse>
                            how the references bind a saved session: the serialized string
-                           (default) or that string parsed back for the driver to stringify
+                           parsed back for the driver to stringify, as the original (default),
+                           or the serialized string itself (lighter)
   --output <file>          where to write the JSON results (default bench/results/latest.json)
 
 Workloads (--only):
@@ -68,7 +69,7 @@ export function parseOptions(argv, env = process.env, workloadKeys = []) {
     only: null,
     pgbench: true,
     memory: true,
-    referenceSaveFlow: env.BENCH_REFERENCE_SAVE_FLOW || 'string',
+    referenceSaveFlow: env.BENCH_REFERENCE_SAVE_FLOW || 'parse',
     output: path.join(BENCH_DIR, 'results', 'latest.json'),
     help: false,
   }
