@@ -74,7 +74,7 @@ function npmCli(): string {
   return found
 }
 
-function run(file: string, args: string[], cwd: string, timeout = 60_000): SpawnSyncReturns<string> {
+function run(file: string, args: string[], cwd: string, timeout = 80_000): SpawnSyncReturns<string> {
   return spawnSync(file, args, { cwd, env: childEnv, encoding: 'utf8', timeout })
 }
 
@@ -415,7 +415,7 @@ it.each(Object.keys(RESOLUTIONS))('tsc --strict type-checks SmallTalk-style usag
   const result = node([tsc, '-p', `tsconfig.${resolution}.json`], app)
   expect(result.stdout + result.stderr).toBe('')
   expect(result.status).toBe(0)
-})
+}, 90_000)
 
 it('without the platform package, require and import fail naming the platform, the package and the fix', () => {
   const installed = path.join(app, 'node_modules', ...platformPackage.split('/'))
