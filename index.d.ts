@@ -1,28 +1,41 @@
 // Public API of @smalltalk-ai/postgres-storage (hand-written; the native layer's generated types
-// are in native.d.ts and are not public).
+// are in native.d.ts and are not public). index.d.mts re-exports this file for the ESM entry.
 
-/** Lifecycle state of a session. */
+/**
+ * Lifecycle state of a session, as SmallTalk's SessionManager sets it. The adapter stores it in
+ * the session's JSON (indexed as `data->>'state'`) and counts each state in `getStats()`.
+ */
 export type SessionState = 'active' | 'paused' | 'expired' | 'invalidated_pending_cleanup' | 'closed'
 
 /** One agent's reply within a turn. */
 export interface AgentResponse {
+  /** The agent that replied. */
   agentId: string
+  /** The reply's text. */
   response: string
+  /** When the reply was made; stored as an ISO-8601 string and revived as a Date. */
   timestamp: Date
 }
 
 /** One user message and the agents' replies. */
 export interface MessageTurn {
+  /** Position of the turn in the conversation, from 1. */
   sequence: number
+  /** When the user's message arrived; revived as a Date. */
   timestamp: Date
+  /** The user's message. */
   userMessage: string
+  /** The agents' replies, in order. */
   agentResponses: AgentResponse[]
 }
 
 /** Per-agent state kept in a session. */
 export interface AgentState {
+  /** The agent's configuration (any JSON). */
   config: Record<string, any>
+  /** The agent's working context (any JSON). */
   context: Record<string, any>
+  /** The turns this agent has seen; their timestamps are revived as Dates. */
   messageHistory: MessageTurn[]
 }
 
@@ -30,14 +43,23 @@ export interface AgentState {
 export interface Session {
   /** Session id (a UUID v4 in SmallTalk; any non-empty string of at most 255 characters). */
   id: string
+  /** Creation time; also written to the `created_at` column (UTC). Must be a valid Date. */
   createdAt: Date
+  /** Last change; written to `updated_at` (UTC), orders `listSessions()` and drives `clear(olderThan)`. */
   updatedAt: Date
+  /** When SmallTalk considers the session expired. Stored in the JSON only; the adapter deletes nothing by it. */
   expiresAt: Date
+  /** Lifecycle state; `listSessions(state)` filters on it. */
   state: SessionState
+  /** The agents taking part; `SessionSummary.agentCount` is its length. */
   agentIds: string[]
+  /** Per-agent state, by agent id. */
   agentStates: { [agentId: string]: AgentState }
+  /** All turns of the conversation. */
   conversationHistory: MessageTurn[]
+  /** Context shared by all agents (any JSON). */
   sharedContext: Record<string, any>
+  /** Free-form metadata (any JSON); SmallTalk sets `userId` and `tags`. */
   metadata: { userId?: string; tags?: string[]; [key: string]: any }
   /** Optimistic-lock version: starts at 1 and only grows (an integer up to 2147483647). */
   version: number
@@ -45,8 +67,11 @@ export interface Session {
 
 /** One row of `listSessions()`. */
 export interface SessionSummary {
+  /** The session's id. */
   id: string
+  /** The session's state. */
   state: SessionState
+  /** The session's `updatedAt`. */
   updatedAt: Date
   /** Number of entries in the session's `agentIds`. */
   agentCount: number
@@ -64,6 +89,7 @@ export interface StorageAdapterConfig {
   compression?: boolean
   /** Accepted for compatibility; not used by this adapter. */
   encryption?: boolean
+  /** Adapter-specific overrides; other keys are accepted and ignored. */
   options?: {
     /** Overrides the pool size. */
     poolSize?: number
@@ -73,11 +99,20 @@ export interface StorageAdapterConfig {
   }
 }
 
-/** The error classes the adapter throws; pass the app's own to get instances of them. */
+/**
+ * The error classes the adapter throws; pass the app's own (option `errorClasses`) to get
+ * instances of them. Each is optional; a missing one falls back to this package's class. The
+ * adapter calls each constructor with the arguments shown, then sets `code` (and `sqlstate`)
+ * on the instance unless the class already set them.
+ */
 export interface ErrorClasses {
-  StorageError?: new (message: string, cause?: unknown) => Error
+  /** Connection, timeout, lifecycle and query failures; `cause` is the driver's error when there is one. */
+  StorageError?: new (message: string, cause?: Error) => Error
+  /** Optimistic-lock conflicts; `conflictingVersions` is `[attempted, stored]`. */
   ConflictError?: new (message: string, conflictingVersions?: number[]) => Error
+  /** Refused input or options; `invalidFields` names the offending field. */
   ValidationError?: new (message: string, invalidFields?: string[]) => Error
+  /** A named resource that does not exist (reserved: misses resolve `null` / `false`). */
   NotFoundError?: new (resource: string, id: string) => Error
 }
 
@@ -156,15 +191,23 @@ export interface SetValueOptions {
 
 /** What `getStats()` resolves to. */
 export interface StorageStats {
+  /** Number of stored sessions. */
   totalSessions: number
   /** Bytes used by the sessions and key_value tables (indexes and TOAST included). */
   sizeBytes: number
+  /** Always `'postgres'`. */
   backendType: 'postgres'
+  /** Sessions per state, and the pool's figures. */
   metrics: {
+    /** Sessions whose state is `'active'`. */
     activeCount: number
+    /** Sessions whose state is `'paused'`. */
     pausedCount: number
+    /** Sessions whose state is `'expired'`. */
     expiredCount: number
+    /** Sessions whose state is `'invalidated_pending_cleanup'`. */
     invalidatedPendingCleanupCount: number
+    /** Sessions whose state is `'closed'`. */
     closedCount: number
     /** Connection pool figures. */
     pool: {
@@ -210,11 +253,25 @@ export interface OperationStats {
 
 /** Result of `healthCheck()`. */
 export interface HealthStatus {
+  /** `true` when `SELECT 1` succeeded through the pool. */
   healthy: boolean
+  /** Why not, when `healthy` is `false` (never contains the password). */
   message?: string
 }
 
-/** Stable error codes set on `error.code`. */
+/**
+ * Stable error codes set on `error.code` (public API: codes are added, never renamed).
+ * - `E_CONFIG`: a bad option (constructor or `initialize(config)`); thrown as ValidationError.
+ * - `E_CONNECTION`: the server is unreachable, refused the login or TLS, or dropped the connection.
+ * - `E_TIMEOUT`: connecting or waiting for a pooled connection took too long, or the server cancelled a statement.
+ * - `E_CLOSED`: the adapter was used after `close()`.
+ * - `E_NOT_INITIALIZED`: the adapter was used before `initialize()`.
+ * - `E_CONFLICT`: a save whose `version` is not newer than the stored one; thrown as ConflictError.
+ * - `E_VALIDATION`: refused input, checked before anything is written; thrown as ValidationError.
+ * - `E_NOT_FOUND`: reserved for NotFoundError (misses resolve `null` / `false` instead).
+ * - `E_QUERY`: any other database error, e.g. the tables were dropped (`sqlstate` says which).
+ * - `E_INTERNAL`: a bug in the adapter, reported as an error instead of a crash.
+ */
 export type ErrorCode =
   | 'E_CONFIG'
   | 'E_CONNECTION'
@@ -227,87 +284,202 @@ export type ErrorCode =
   | 'E_QUERY'
   | 'E_INTERNAL'
 
-/** Base class of every error the adapter throws. */
+/** Base class of every error the adapter throws; `name` is `'StorageError'`. */
 export declare class StorageError extends Error {
+  /**
+   * @param message - What failed, naming the id, key or option involved.
+   * @param cause - The underlying error, e.g. the driver's.
+   */
   constructor(message: string, cause?: unknown)
   /** Stable error code (set by the adapter). */
   code?: ErrorCode
-  /** PostgreSQL SQLSTATE, when the server reported one. */
+  /** PostgreSQL SQLSTATE, when the server reported one (e.g. `'42P01'`). */
   sqlstate?: string
+  /** The underlying error (its `code` is the SQLSTATE for database errors). */
   cause?: unknown
 }
 
-/** Optimistic-lock conflict: a save whose version is not newer than the stored one. */
+/** Optimistic-lock conflict (`code` `E_CONFLICT`): a save whose version is not newer than the stored one. */
 export declare class ConflictError extends StorageError {
+  /**
+   * @param message - Names the session id and both versions.
+   * @param conflictingVersions - `[attempted, stored]`.
+   */
   constructor(message: string, conflictingVersions?: number[])
   /** `[attempted, stored]`. */
   conflictingVersions?: number[]
 }
 
-/** Input or configuration refused before anything was written. */
+/** Input (`code` `E_VALIDATION`) or an option (`E_CONFIG`) refused before anything was written. */
 export declare class ValidationError extends StorageError {
+  /**
+   * @param message - Names the method, the field and what was wrong with it.
+   * @param invalidFields - The offending field(s).
+   */
   constructor(message: string, invalidFields?: string[])
   /** The offending field(s), e.g. `['session.version']`. */
   invalidFields?: string[]
 }
 
-/** A named resource does not exist. Message: `"<resource> not found: <id>"`. */
+/**
+ * A named resource does not exist (`code` `E_NOT_FOUND`). Message: `"<resource> not found: <id>"`.
+ * Reserved: the adapter resolves `null` / `false` for a missing session or value.
+ */
 export declare class NotFoundError extends StorageError {
+  /**
+   * @param resource - What was looked for, e.g. `'Session'`.
+   * @param id - Its id or key.
+   */
   constructor(resource: string, id: string)
+  /** What was looked for. */
   resource: string
+  /** Its id or key. */
   id: string
 }
 
-/** SmallTalk's StorageAdapter on PostgreSQL, implemented natively in Rust. */
+/**
+ * SmallTalk's StorageAdapter on PostgreSQL, implemented natively in Rust (tokio-postgres and
+ * deadpool-postgres). Every method but the two serializers returns a Promise. Rejections are
+ * StorageError or a subclass (or the classes given in `errorClasses`); besides those listed per
+ * method, any call that reaches the database can reject with `E_NOT_INITIALIZED` (before
+ * `initialize()`), `E_CLOSED` (after `close()`), `E_CONNECTION`, `E_TIMEOUT` or `E_QUERY`.
+ *
+ * @example
+ * ```ts
+ * const adapter = new PostgresStorageAdapter({ connectionString: process.env.DATABASE_URL })
+ * await adapter.initialize()
+ * await adapter.saveSession(session)
+ * const restored = await adapter.getSession(session.id)
+ * await adapter.close()
+ * ```
+ */
 export declare class PostgresStorageAdapter {
-  /** Validates the options (throws ValidationError on a bad one) and opens nothing. */
+  /**
+   * Validates the options; opens nothing (see `initialize()`).
+   * @param config - Connection and behaviour options; each connection field falls back to its
+   *   PostgreSQL environment variable, then to its default.
+   * @throws ValidationError (`E_CONFIG`) naming a bad option.
+   */
   constructor(config?: PostgresConfig)
-  /** Opens the pool and creates the schema if missing. Idempotent. Rejects with StorageError. */
+  /**
+   * Opens the pool and creates the tables and indexes if missing. Idempotent.
+   * @param config - SmallTalk's StorageAdapterConfig: a `postgres://` `location` replaces the
+   *   connection; `options.poolSize` / `options.sslMode` override those options.
+   * @throws StorageError (`E_CONNECTION`, `E_TIMEOUT`, `E_QUERY`), ValidationError (`E_CONFIG`).
+   */
   initialize(config?: StorageAdapterConfig): Promise<void>
   /** Releases all connections. Safe to call any number of times, also before `initialize()`. */
   close(): Promise<void>
-  /** `{ healthy: true }` when a live query succeeds, else `{ healthy: false, message }`. Never rejects. */
+  /**
+   * Runs `SELECT 1` through the pool. Never rejects.
+   * @returns `{ healthy: true }`, or `{ healthy: false, message }` saying why not.
+   */
   healthCheck(): Promise<HealthStatus>
-  /** Upserts a session; rejects with ConflictError unless `session.version` is newer than the stored one. */
+  /**
+   * Upserts a session with optimistic locking, in one statement: accepted only when
+   * `session.version` is newer than the stored one (or the session is new).
+   * @param session - The session; `version` is an integer from 1 to 2147483647.
+   * @throws ConflictError (`E_CONFLICT`, `conflictingVersions = [attempted, stored]`) when the
+   *   stored version is the same or newer; nothing is written.
+   * @throws ValidationError (`E_VALIDATION`) for a malformed session; nothing is written.
+   */
   saveSession(session: Session): Promise<void>
-  /** Saves all sessions in one transaction, or none; resolves to the number saved. */
+  /**
+   * Saves all sessions in one transaction, or none, with the same locking as `saveSession`.
+   * @param sessions - Sessions with distinct ids.
+   * @returns The number saved (`sessions.length`).
+   * @throws ConflictError if any one conflicts, ValidationError if any one is malformed or an id
+   *   repeats; then nothing is written.
+   */
   saveSessions(sessions: Session[]): Promise<number>
-  /** The session, or `null`. */
+  /**
+   * @param sessionId - A non-empty string of at most 255 characters.
+   * @returns The session with its Dates revived, or `null` when there is none.
+   * @throws ValidationError (`E_VALIDATION`) for a malformed id.
+   */
   getSession(sessionId: string): Promise<Session | null>
-  /** The sessions found, by id; missing ids are absent. */
+  /**
+   * Reads many sessions in one round trip.
+   * @returns The sessions found, by id; missing ids are absent.
+   * @throws ValidationError (`E_VALIDATION`) for a malformed id.
+   */
   getSessions(sessionIds: string[]): Promise<Map<string, Session>>
-  /** Deletes a session; `true` when it existed. */
+  /**
+   * @returns `true` when the session existed.
+   * @throws ValidationError (`E_VALIDATION`) for a malformed id.
+   */
   deleteSession(sessionId: string): Promise<boolean>
-  /** Deletes sessions; resolves to the number deleted. */
+  /**
+   * Deletes many sessions in one round trip.
+   * @returns The number deleted.
+   * @throws ValidationError (`E_VALIDATION`) for a malformed id.
+   */
   deleteSessions(sessionIds: string[]): Promise<number>
-  /** Summaries, newest `updatedAt` first, optionally filtered by state and paginated. */
+  /**
+   * Session summaries, newest `updatedAt` first.
+   * @param state - Only sessions in this state (default: all).
+   * @param limit - At most this many (default: all).
+   * @param offset - Skip this many first (default 0).
+   * @throws ValidationError (`E_VALIDATION`) for a non-string state or a negative / non-integer count.
+   */
   listSessions(state?: SessionState, limit?: number, offset?: number): Promise<SessionSummary[]>
-  /** Whether a session exists. */
+  /**
+   * @returns Whether a session with this id exists.
+   * @throws ValidationError (`E_VALIDATION`) for a malformed id.
+   */
   hasSession(sessionId: string): Promise<boolean>
   /**
-   * Stores any JSON value under `key` (at most 1024 characters). `options.ttl`: seconds until it
-   * expires (default: the adapter's `ttl`, else never); `ttl: null` stores it without expiry.
+   * Stores any JSON value under `key`, replacing what was there (and its expiry).
+   * @param key - A non-empty string of at most 1024 characters.
+   * @param value - Any JSON-serializable value except `undefined` (use `deleteValue`).
+   * @param options - `ttl`: seconds until it expires (default: the adapter's `ttl`, else never);
+   *   `ttl: null` stores it without expiry.
+   * @throws ValidationError (`E_VALIDATION`) for a malformed key or ttl, or a value JSON cannot hold.
    */
   setValue(key: string, value: unknown, options?: SetValueOptions): Promise<void>
-  /** The value, or `null` when missing or expired. */
+  /**
+   * @returns The value, or `null` when missing or expired.
+   * @throws ValidationError (`E_VALIDATION`) for a malformed key.
+   */
   getValue<T = unknown>(key: string): Promise<T | null>
-  /** Deletes a value; `true` when a live one existed. */
+  /**
+   * @returns `true` when a live value existed.
+   * @throws ValidationError (`E_VALIDATION`) for a malformed key.
+   */
   deleteValue(key: string): Promise<boolean>
-  /** Whether a live (unexpired) value exists. */
+  /**
+   * @returns Whether a live (unexpired) value exists.
+   * @throws ValidationError (`E_VALIDATION`) for a malformed key.
+   */
   hasValue(key: string): Promise<boolean>
-  /** Deletes expired key-value entries now; resolves to the number deleted. */
+  /**
+   * Deletes expired key-value entries now (they already read as absent).
+   * @returns The number deleted.
+   */
   purgeExpired(): Promise<number>
-  /** Deletes all sessions, or those whose `updatedAt` is before `olderThan`; resolves to the count. */
+  /**
+   * Deletes sessions (the key-value store is left alone); the way to clean up old sessions.
+   * @param olderThan - Only sessions whose `updatedAt` is before this (default: all).
+   * @returns The number deleted.
+   * @throws ValidationError (`E_VALIDATION`) for an invalid Date.
+   */
   clear(olderThan?: Date): Promise<number>
-  /** Session counts, storage size, per-state counts and pool figures. */
+  /** Session count, storage size, per-state counts, pool figures and per-operation metrics. */
   getStats(): Promise<StorageStats>
-  /** `JSON.stringify` of the session with Dates as ISO-8601 strings. */
+  /** `JSON.stringify` of the session with Dates as ISO-8601 strings: the stored format. Synchronous. */
   serializeSession(session: Session): string
-  /** Parses a serialized session, turning the contract's Date fields back into Dates. */
+  /** Parses a serialized session, turning the contract's Date fields back into Dates. Synchronous. */
   deserializeSession(json: string): Session
 }
 
-/** `JSON.stringify` of the session with Dates as ISO-8601 strings. */
+/**
+ * `JSON.stringify` of the session with Dates as ISO-8601 strings: the format stored in `sessions.data`.
+ * @param session - The session to serialize.
+ */
 export declare function serializeSession(session: Session): string
-/** Parses a serialized session, turning the contract's Date fields back into Dates. */
+/**
+ * Parses a serialized session, turning the contract's Date fields back into Dates.
+ * @param json - Text from `serializeSession` (or the `sessions.data` column).
+ * @throws SyntaxError when `json` is not JSON.
+ */
 export declare function deserializeSession(json: string): Session

@@ -1,7 +1,7 @@
 'use strict'
 // The package's face: PostgresStorageAdapter over the native (Rust) core, with the contract's errors.
 
-const { NativeAdapter } = require('./native.js')
+const { NativeAdapter } = require('./lib/load-native.js').loadNative()
 const errors = require('./lib/errors.js')
 const { serializeSession, deserializeSession, reviveSession } = require('./lib/session-json.js')
 const check = require('./lib/validate.js')

@@ -228,7 +228,8 @@ function startLocal({ binDir, dataDir, port, password, flags, files, standbyOf }
   const options = [
     `-p ${port}`,
     '-c listen_addresses=127.0.0.1',
-    `-c unix_socket_directories=${process.platform === 'win32' ? "''" : dataDir}`,
+    // Windows' default is no Unix socket; a quoted '' would reach postgres literally through cmd.exe.
+    ...(process.platform === 'win32' ? [] : [`-c unix_socket_directories=${dataDir}`]),
     '-c fsync=off',
     '-c synchronous_commit=off',
     '-c full_page_writes=off',
