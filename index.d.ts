@@ -179,6 +179,13 @@ export interface PostgresConfig {
    * finds the primary (e.g. after a failover). Default `'any'`.
    */
   targetSessionAttrs?: 'any' | 'read-write' | 'read-only'
+  /**
+   * How large sessions are compressed in TOAST storage (`default_toast_compression` set on each new
+   * connection): `'lz4'` (default; about twice as cheap to write as pglz, on PostgreSQL 14+ built
+   * with lz4, ignored elsewhere), `'pglz'`, or `'server'` to leave the server's setting alone (e.g.
+   * behind PgBouncer, where the setting would stay on the shared server connection).
+   */
+  toastCompression?: 'lz4' | 'pglz' | 'server'
   /** Error classes to throw instead of this package's (e.g. SmallTalk's own). */
   errorClasses?: ErrorClasses
 }

@@ -51,3 +51,35 @@ it('writes rows the original adapter reads back identically', async () => {
   ])
   expect(values.rows[0].value).toEqual({ nested: { ok: true } })
 })
+
+describe('TOAST compression of large sessions', () => {
+  async function serverHasLz4(): Promise<boolean> {
+    return client.query("SET default_toast_compression = 'lz4'").then(
+      () => true,
+      () => false,
+    )
+  }
+
+  it('is lz4 by default where the server supports it, and readable either way', async () => {
+    const lz4 = await serverHasLz4()
+    const large = makeSession({ conversationHistory: makeTurns(400) })
+    await adapter.saveSession(large)
+    const { rows } = await client.query('SELECT pg_column_compression(data) AS method FROM sessions WHERE id = $1', [large.id])
+    expect(rows[0].method).toBe(lz4 ? 'lz4' : 'pglz')
+    expect(await adapter.getSession(large.id)).toEqual(large)
+  })
+
+  it("toastCompression: 'pglz' keeps PostgreSQL's historical method", async () => {
+    const pglz = new PostgresStorageAdapter({ ...contractConfig(), toastCompression: 'pglz' })
+    await pglz.initialize()
+    try {
+      const large = makeSession({ conversationHistory: makeTurns(400) })
+      await pglz.saveSession(large)
+      const { rows } = await client.query('SELECT pg_column_compression(data) AS method FROM sessions WHERE id = $1', [large.id])
+      expect(rows[0].method).toBe('pglz')
+      expect(await adapter.getSession(large.id)).toEqual(large)
+    } finally {
+      await pglz.close()
+    }
+  })
+})

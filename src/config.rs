@@ -63,6 +63,17 @@ impl SslMode {
   }
 }
 
+/// How large session values are compressed when PostgreSQL moves them to TOAST storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ToastCompression {
+  /// `lz4` (PostgreSQL 14+ built with lz4): far cheaper to write and read than `pglz`.
+  Lz4,
+  /// `pglz`, PostgreSQL's historical default.
+  Pglz,
+  /// Leave the server's `default_toast_compression` alone.
+  Server,
+}
+
 /// Which server of a multi-host list a connection may use (libpq's `target_session_attrs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SessionAttrs {
@@ -126,6 +137,8 @@ pub struct Config {
   pub statement_cache: bool,
   /// Which of several hosts to use.
   pub target_session_attrs: SessionAttrs,
+  /// `default_toast_compression` set on each new connection.
+  pub toast_compression: ToastCompression,
 }
 
 impl fmt::Debug for Config {
@@ -146,6 +159,7 @@ impl fmt::Debug for Config {
       .field("schema", &self.schema)
       .field("statement_cache", &self.statement_cache)
       .field("target_session_attrs", &self.target_session_attrs)
+      .field("toast_compression", &self.toast_compression)
       .finish()
   }
 }
@@ -325,6 +339,26 @@ pub fn resolve(options: &Map<String, Value>, env: EnvLookup<'_>) -> Result<Confi
       ))
     }
   };
+  let toast_compression = match options.get("toastCompression") {
+    None | Some(Value::Null) => ToastCompression::Lz4,
+    Some(Value::String(text)) => match text.as_str() {
+      "lz4" => ToastCompression::Lz4,
+      "pglz" => ToastCompression::Pglz,
+      "server" => ToastCompression::Server,
+      other => {
+        return Err(Error::config(
+          "toastCompression",
+          format!("expected lz4, pglz or server, got {other:?}"),
+        ))
+      }
+    },
+    Some(other) => {
+      return Err(Error::config(
+        "toastCompression",
+        format!("expected a string, got {}", type_name(other)),
+      ))
+    }
+  };
   let target_session_attrs = match url.target_session_attrs {
     Some(attrs) => attrs,
     None => match options.get("targetSessionAttrs") {
@@ -368,6 +402,7 @@ pub fn resolve(options: &Map<String, Value>, env: EnvLookup<'_>) -> Result<Confi
     schema,
     statement_cache,
     target_session_attrs,
+    toast_compression,
   })
 }
 
@@ -840,6 +875,7 @@ mod tests {
       (json!({"schema": 5}), "schema"),
       (json!({"statementCache": "no"}), "statementCache"),
       (json!({"targetSessionAttrs": "primary"}), "targetSessionAttrs"),
+      (json!({"toastCompression": "zstd"}), "toastCompression"),
     ];
     for (options, field) in cases {
       let error = resolve(&opts(options.clone()), &no_env).unwrap_err();
@@ -907,6 +943,7 @@ mod tests {
     assert_eq!(config.schema, None);
     assert!(config.statement_cache);
     assert_eq!(config.target_session_attrs, SessionAttrs::Any);
+    assert_eq!(config.toast_compression, ToastCompression::Lz4);
     let config = resolve(
       &opts(json!({"schema": "tenant_a", "statementCache": false, "targetSessionAttrs": "read-write"})),
       &no_env,

@@ -5,12 +5,14 @@ use std::fmt;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{
+  ClientWrapper, GenericClient, Hook, Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime,
+};
 use futures_util::TryStreamExt;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{NoTls, Row, Statement};
 
-use crate::config::{Config, SessionAttrs, SslMode};
+use crate::config::{Config, SessionAttrs, SslMode, ToastCompression};
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::schema::{Sql, Stmt};
@@ -154,7 +156,21 @@ impl Store {
     // tokio-postgres' connect_timeout bounds the TCP connect only; the pool's create timeout bounds
     // the whole opening (TCP, TLS, login), allowing each host its turn.
     let create_timeout = config.connect_timeout * (config.hosts.len() as u32).max(1);
+    let toast_setting = match config.toast_compression {
+      ToastCompression::Lz4 => Some("SET default_toast_compression = 'lz4'"),
+      ToastCompression::Pglz => Some("SET default_toast_compression = 'pglz'"),
+      ToastCompression::Server => None,
+    };
     let pool = Pool::builder(manager)
+      .post_create(Hook::async_fn(move |client: &mut ClientWrapper, _| {
+        Box::pin(async move {
+          if let Some(statement) = toast_setting {
+            // Servers before 14, or built without lz4, refuse it: they keep their own setting.
+            let _ = client.simple_query(statement).await;
+          }
+          Ok(())
+        })
+      }))
       .max_size(config.pool_size)
       .runtime(Runtime::Tokio1)
       .wait_timeout(Some(config.acquire_timeout))
