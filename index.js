@@ -5,6 +5,7 @@ const { NativeAdapter } = require('./lib/load-native.js').loadNative()
 const errors = require('./lib/errors.js')
 const { serializeSession, deserializeSession, reviveSession } = require('./lib/session-json.js')
 const check = require('./lib/validate.js')
+const { Channel, complete, request } = require('./lib/requests.js')
 
 const { StorageError, ConflictError, ValidationError, NotFoundError, resolveErrorClasses, fromNative, invalid } =
   errors
@@ -58,6 +59,7 @@ function parseValue(json) {
  */
 class PostgresStorageAdapter {
   #native
+  #channel = new Channel()
   #classes
   #fail
   #defaultTtl = null
@@ -67,13 +69,14 @@ class PostgresStorageAdapter {
     this.#classes = resolveErrorClasses(errorClasses)
     if (ttl !== undefined) this.#defaultTtl = check.checkDefaultTtl(this.#classes, ttl, 'constructor')
     this.#fail = (error) => {
-      throw fromNative(error, this.#classes)
+      throw this.#typed(error)
     }
     try {
-      this.#native = new NativeAdapter(optionsToJson(this.#classes, options))
+      this.#native = new NativeAdapter(optionsToJson(this.#classes, options), complete)
     } catch (error) {
       throw this.#typed(error)
     }
+    this.#channel.native = this.#native
   }
 
   // Errors built by the face pass through; anything from the native layer is decoded.
@@ -85,20 +88,16 @@ class PostgresStorageAdapter {
     return fromNative(error, classes)
   }
 
-  // Runs a native call; a synchronous throw (bad input, a conversion failure) becomes a rejection.
+  // Runs `start(ticket)`: input checks, then one native call that completes `ticket`. Any
+  // failure, thrown here or reported by Rust, rejects with the typed error.
   #call(start, parse) {
-    let pending
-    try {
-      pending = start()
-    } catch (error) {
-      return Promise.reject(this.#typed(error))
-    }
+    const pending = request(this.#channel, start)
     return parse === undefined ? pending.catch(this.#fail) : pending.then(parse, this.#fail)
   }
 
   /** Opens the pool and creates the schema if missing. Idempotent. */
   initialize(config) {
-    return this.#call(() => {
+    return this.#call((ticket) => {
       let overrides = null
       if (config != null) {
         if (config.ttl !== undefined) this.#defaultTtl = check.checkDefaultTtl(this.#classes, config.ttl, 'initialize')
@@ -108,36 +107,39 @@ class PostgresStorageAdapter {
           options: { poolSize: options.poolSize, sslMode: options.sslMode },
         })
       }
-      return this.#native.initialize(overrides)
+      this.#native.initialize(ticket, overrides)
     })
   }
 
   /** Releases all connections. Safe to call any number of times, also before initialize(). */
   close() {
-    return this.#call(() => Promise.resolve(this.#native.close()))
+    try {
+      this.#native.close()
+      return Promise.resolve()
+    } catch (error) {
+      return Promise.reject(this.#typed(error))
+    }
   }
 
   /** `{ healthy: true }` when a live query succeeds, else `{ healthy: false, message }`. Never throws. */
-  async healthCheck() {
-    try {
-      const problem = await this.#native.healthCheck()
-      return problem == null ? { healthy: true } : { healthy: false, message: problem }
-    } catch (error) {
-      return { healthy: false, message: fromNative(error, this.#classes).message }
-    }
+  healthCheck() {
+    return request(this.#channel, (ticket) => this.#native.healthCheck(ticket)).then(
+      (problem) => (problem == null ? { healthy: true } : { healthy: false, message: problem }),
+      (error) => ({ healthy: false, message: this.#typed(error).message }),
+    )
   }
 
   /** Upserts a session with optimistic locking: accepted only when its version is newer. */
   saveSession(session) {
-    return this.#call(() => {
+    return this.#call((ticket) => {
       const [id, version, createdMs, updatedMs, json] = check.sessionColumns(this.#classes, session, 'saveSession', 'session')
-      return this.#native.saveSession(id, version, createdMs, updatedMs, json)
+      return this.#native.saveSession(ticket, id, version, createdMs, updatedMs, json)
     })
   }
 
   /** Saves sessions atomically (all or none); resolves to the number saved. */
   saveSessions(sessions) {
-    return this.#call(() => {
+    return this.#call((ticket) => {
       if (!Array.isArray(sessions)) {
         throw invalid(this.#classes, `saveSessions: sessions must be an array (got ${check.describe(sessions)})`, 'sessions')
       }
@@ -165,47 +167,48 @@ class PostgresStorageAdapter {
         updated[index] = columns[3]
         jsons[index] = columns[4]
       }
-      return this.#native.saveSessions(ids, versions, created, updated, jsons)
+      return this.#native.saveSessions(ticket, ids, versions, created, updated, jsons)
     })
   }
 
   /** The session, or `null`. */
   getSession(sessionId) {
-    return this.#call(() => this.#native.getSession(check.checkId(this.#classes, sessionId, 'getSession')), parseSession)
+    return this.#call((ticket) => this.#native.getSession(ticket, check.checkId(this.#classes, sessionId, 'getSession')), parseSession)
   }
 
   /** A Map of the sessions found; missing ids are absent. */
   getSessions(sessionIds) {
     return this.#call(
-      () => this.#native.getSessions(check.checkIdList(this.#classes, sessionIds, 'getSessions')),
+      (ticket) => this.#native.getSessions(ticket, check.checkIdList(this.#classes, sessionIds, 'getSessions')),
       parseSessionMap,
     )
   }
 
   /** Deletes a session; `true` when it existed. */
   deleteSession(sessionId) {
-    return this.#call(() => this.#native.deleteSession(check.checkId(this.#classes, sessionId, 'deleteSession')))
+    return this.#call((ticket) => this.#native.deleteSession(ticket, check.checkId(this.#classes, sessionId, 'deleteSession')))
   }
 
   /** Deletes sessions; resolves to the number deleted. */
   deleteSessions(sessionIds) {
-    return this.#call(() =>
-      this.#native.deleteSessions(check.checkIdList(this.#classes, sessionIds, 'deleteSessions')),
+    return this.#call((ticket) =>
+      this.#native.deleteSessions(ticket, check.checkIdList(this.#classes, sessionIds, 'deleteSessions')),
     )
   }
 
   /** Whether a session exists. */
   hasSession(sessionId) {
-    return this.#call(() => this.#native.hasSession(check.checkId(this.#classes, sessionId, 'hasSession')))
+    return this.#call((ticket) => this.#native.hasSession(ticket, check.checkId(this.#classes, sessionId, 'hasSession')))
   }
 
   /** `[{ id, state, updatedAt, agentCount }]`, newest `updatedAt` first. */
   listSessions(state, limit, offset) {
-    return this.#call(() => {
+    return this.#call((ticket) => {
       if (state !== undefined && state !== null && typeof state !== 'string') {
         throw invalid(this.#classes, `listSessions: state must be a string (got ${check.describe(state)})`, 'state')
       }
       return this.#native.listSessions(
+        ticket,
         state ?? null,
         check.optionalCount(this.#classes, limit, 'listSessions', 'limit'),
         check.optionalCount(this.#classes, offset, 'listSessions', 'offset'),
@@ -218,7 +221,7 @@ class PostgresStorageAdapter {
    * adapter's `ttl`, else never); `ttl: null` stores it without expiry.
    */
   setValue(key, value, options) {
-    return this.#call(() => {
+    return this.#call((ticket) => {
       check.checkKey(this.#classes, key, 'setValue')
       if (value === undefined) {
         throw invalid(this.#classes, 'setValue: value must not be undefined (use null, or deleteValue)', 'value')
@@ -230,42 +233,42 @@ class PostgresStorageAdapter {
         }
         if (options.ttl !== undefined) ttl = check.checkTtl(this.#classes, options.ttl, 'setValue', 'options.ttl')
       }
-      return this.#native.setValue(key, check.toJson(this.#classes, value, 'setValue', 'value'), ttl)
+      return this.#native.setValue(ticket, key, check.toJson(this.#classes, value, 'setValue', 'value'), ttl)
     })
   }
 
   /** Deletes expired key-value entries now; resolves to the number deleted. */
   purgeExpired() {
-    return this.#call(() => this.#native.purgeExpired())
+    return this.#call((ticket) => this.#native.purgeExpired(ticket))
   }
 
   /** The value, or `null` when missing or expired. */
   getValue(key) {
-    return this.#call(() => this.#native.getValue(check.checkKey(this.#classes, key, 'getValue')), parseValue)
+    return this.#call((ticket) => this.#native.getValue(ticket, check.checkKey(this.#classes, key, 'getValue')), parseValue)
   }
 
   /** Deletes a value; `true` when a live one existed. */
   deleteValue(key) {
-    return this.#call(() => this.#native.deleteValue(check.checkKey(this.#classes, key, 'deleteValue')))
+    return this.#call((ticket) => this.#native.deleteValue(ticket, check.checkKey(this.#classes, key, 'deleteValue')))
   }
 
   /** Whether a live value exists. */
   hasValue(key) {
-    return this.#call(() => this.#native.hasValue(check.checkKey(this.#classes, key, 'hasValue')))
+    return this.#call((ticket) => this.#native.hasValue(ticket, check.checkKey(this.#classes, key, 'hasValue')))
   }
 
   /** Deletes all sessions, or those whose `updatedAt` is before `olderThan`; resolves to the count. */
   clear(olderThan) {
-    return this.#call(() => {
+    return this.#call((ticket) => {
       const before = olderThan === undefined || olderThan === null ? null : check.dateMs(this.#classes, olderThan, 'clear', 'olderThan')
-      return this.#native.clear(before)
+      return this.#native.clear(ticket, before)
     })
   }
 
   /** Session count, storage size and per-state counts (plus pool figures) in `metrics`. */
   getStats() {
     return this.#call(
-      () => this.#native.getStats(),
+      (ticket) => this.#native.getStats(ticket),
       (stats) => ({
         totalSessions: stats.totalSessions,
         sizeBytes: stats.sizeBytes,

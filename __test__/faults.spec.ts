@@ -240,8 +240,11 @@ it('close() with calls in flight: every promise settles, then Node exits', () =>
 it('a panic in the native layer becomes a rejected StorageError E_INTERNAL, and Node carries on', async () => {
   const require = createRequire(import.meta.url)
   const { NativeAdapter } = require(path.join(root, 'native.js'))
+  const { Channel, complete, request } = require(path.join(root, 'lib', 'requests.js'))
   const { fromNative, defaultErrorClasses } = require(path.join(root, 'lib', 'errors.js'))
-  const raw = await NativeAdapter.__panicForTests('deliberate test panic').then(
+  const channel = new Channel()
+  channel.native = new NativeAdapter('{}', complete)
+  const raw = await request(channel, (ticket: number) => channel.native.__panicForTests(ticket, 'deliberate test panic')).then(
     () => null,
     (error: unknown) => error,
   )
@@ -249,7 +252,7 @@ it('a panic in the native layer becomes a rejected StorageError E_INTERNAL, and 
   expect(error).toBeInstanceOf(defaultErrorClasses.StorageError)
   expect(error.code).toBe('E_INTERNAL')
   expect(error.message).toMatch(/deliberate test panic/)
-  await expect(NativeAdapter.__panicForTests('')).resolves.toBeUndefined()
+  await expect(request(channel, (ticket: number) => channel.native.__panicForTests(ticket, ''))).resolves.toBeUndefined()
   const adapter = new PostgresStorageAdapter(config)
   await adapter.initialize()
   expect(await adapter.healthCheck()).toEqual({ healthy: true })

@@ -30,6 +30,7 @@ const SHIPPED = [
   'index.mjs',
   'lib/errors.js',
   'lib/load-native.js',
+  'lib/requests.js',
   'lib/session-json.js',
   'lib/validate.js',
   'native.js',

@@ -2,8 +2,12 @@
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 //! The napi surface: `NativeAdapter`, the class `index.js` wraps. Everything else is plain Rust.
 //!
-//! Failures reject with the text `"<E_CODE> <json details>"` (see `error.rs`); `index.js` turns
-//! it into `StorageError` / `ConflictError` / `ValidationError` / `NotFoundError`.
+//! Calls are cheap on the JS thread: each method converts its arguments, spawns the work on the
+//! tokio runtime and returns at once; the result comes back through one threadsafe function per
+//! adapter as `complete([request, failed, value])`, and `index.js` settles the promise it made for
+//! `request`. (napi's `async fn` creates and tears down a threadsafe function per call, which cost
+//! more JS-thread time than the rest of a typical read.) Failures carry the text
+//! `"<E_CODE> <json details>"` (see `error.rs`), which `index.js` turns into the error classes.
 
 pub mod adapter;
 pub mod config;
@@ -19,8 +23,12 @@ pub mod tls;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::time::Instant;
 
 use futures_util::FutureExt;
+use napi::bindgen_prelude::{ToNapiValue, Undefined};
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::{sys, Env, Status};
 use napi_derive::napi;
 
 use crate::adapter::Adapter;
@@ -28,23 +36,88 @@ use crate::error::Error;
 use crate::metrics::{Method, Outcome};
 use crate::sessions::{instant_from_ms, SessionInput};
 
-/// Runs an adapter future, turning its error into the coded native error and a panic into
-/// `E_INTERNAL` instead of letting it cross into Node.
-async fn guarded<T>(work: impl Future<Output = error::Result<T>>) -> napi::Result<T> {
+/// What a finished call hands back to JS.
+pub enum Reply {
+  /// `undefined`.
+  Nothing,
+  /// `null`.
+  Null,
+  /// A boolean.
+  Bool(bool),
+  /// A number.
+  Number(f64),
+  /// A string: JSON text, or a failure's coded reason.
+  Text(String),
+  /// `getStats()`'s figures.
+  Stats(NativeStats),
+}
+
+impl From<()> for Reply {
+  fn from(_: ()) -> Self {
+    Reply::Nothing
+  }
+}
+
+impl From<bool> for Reply {
+  fn from(value: bool) -> Self {
+    Reply::Bool(value)
+  }
+}
+
+impl From<u64> for Reply {
+  fn from(value: u64) -> Self {
+    Reply::Number(value as f64)
+  }
+}
+
+impl From<u32> for Reply {
+  fn from(value: u32) -> Self {
+    Reply::Number(f64::from(value))
+  }
+}
+
+impl From<String> for Reply {
+  fn from(value: String) -> Self {
+    Reply::Text(value)
+  }
+}
+
+impl From<Option<String>> for Reply {
+  fn from(value: Option<String>) -> Self {
+    value.map_or(Reply::Null, Reply::Text)
+  }
+}
+
+impl ToNapiValue for Reply {
+  unsafe fn to_napi_value(env: sys::napi_env, value: Self) -> napi::Result<sys::napi_value> {
+    match value {
+      Reply::Nothing => Undefined::to_napi_value(env, ()),
+      Reply::Null => Option::<bool>::to_napi_value(env, None),
+      Reply::Bool(flag) => bool::to_napi_value(env, flag),
+      Reply::Number(number) => f64::to_napi_value(env, number),
+      Reply::Text(text) => String::to_napi_value(env, text),
+      Reply::Stats(stats) => NativeStats::to_napi_value(env, stats),
+    }
+  }
+}
+
+/// `complete([request, failed, value])`: unreferenced while idle, so it never keeps Node alive.
+type Completions = ThreadsafeFunction<(u32, bool, Reply), (), (u32, bool, Reply), Status, false, true>;
+
+/// Runs an adapter future; its error becomes the coded reason, and a panic becomes `E_INTERNAL`
+/// instead of crossing into Node.
+async fn guarded<T>(work: impl Future<Output = error::Result<T>>) -> Result<T, String> {
   match AssertUnwindSafe(work).catch_unwind().await {
-    Ok(result) => result.map_err(napi::Error::from),
+    Ok(result) => result.map_err(|error| error.to_native_reason()),
     Err(panic) => {
       let message = panic
         .downcast_ref::<&str>()
         .map(|text| text.to_string())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "unknown panic".into());
-      Err(napi::Error::new(
-        napi::Status::GenericFailure,
-        format!(
-          "E_INTERNAL {}",
-          serde_json::json!({ "message": format!("internal error (a bug, please report it): {message}") })
-        ),
+      Err(format!(
+        "E_INTERNAL {}",
+        serde_json::json!({ "message": format!("internal error (a bug, please report it): {message}") })
       ))
     }
   }
@@ -108,46 +181,76 @@ pub struct NativeOperationStats {
 #[napi]
 pub struct NativeAdapter {
   inner: Arc<Adapter>,
+  completions: Arc<Completions>,
 }
 
 impl NativeAdapter {
-  /// Runs `work` for `method` under `guarded`, recording its latency and outcome.
-  async fn run<T, Work>(&self, method: Method, work: impl FnOnce(Arc<Adapter>) -> Work) -> napi::Result<T>
+  /// Spawns `work` for `method` on the tokio runtime; its result (or failure) goes to
+  /// `complete([request, ...])`. Latency and outcome are recorded in the metrics.
+  fn spawn<Value, Work>(&self, request: u32, method: Method, work: impl FnOnce(Arc<Adapter>) -> Work + Send + 'static)
   where
-    Work: Future<Output = error::Result<T>>,
+    Value: Into<Reply>,
+    Work: Future<Output = error::Result<Value>> + Send + 'static,
   {
     let inner = self.inner.clone();
-    let metrics = inner.metrics.clone();
-    let started = std::time::Instant::now();
-    let result = guarded(work(inner)).await;
-    let outcome = match &result {
-      Ok(_) => Outcome::Ok,
-      Err(error) if error.reason.starts_with("E_CONFLICT ") => Outcome::Conflict,
-      Err(_) => Outcome::Error,
+    let completions = self.completions.clone();
+    let task = async move {
+      let metrics = inner.metrics.clone();
+      let started = Instant::now();
+      let result = guarded(async move { work(inner).await }).await;
+      let outcome = match &result {
+        Ok(_) => Outcome::Ok,
+        Err(reason) if reason.starts_with("E_CONFLICT ") => Outcome::Conflict,
+        Err(_) => Outcome::Error,
+      };
+      metrics.record(method, started.elapsed(), outcome);
+      let reply = match result {
+        Ok(value) => (request, false, value.into()),
+        Err(reason) => (request, true, Reply::Text(reason)),
+      };
+      // Only fails while Node tears the environment down, when nobody waits for the answer.
+      let _ = completions.call(reply, ThreadsafeFunctionCallMode::NonBlocking);
     };
-    metrics.record(method, started.elapsed(), outcome);
-    result
+    // The runtime is gone only during environment teardown; then nobody waits either.
+    let _ = std::panic::catch_unwind(AssertUnwindSafe(|| napi::bindgen_prelude::spawn(task)));
   }
 }
 
 #[napi]
 impl NativeAdapter {
-  /// Validates `optionsJson` (the constructor's config as JSON) and opens nothing.
+  /// Validates `optionsJson` (the constructor's config as JSON) and opens nothing. `complete` is
+  /// called as `complete([request, failed, value])` when a call ends.
   #[napi(constructor)]
-  pub fn new(options_json: String) -> napi::Result<Self> {
+  pub fn new(options_json: String, complete: Completions) -> napi::Result<Self> {
     Ok(NativeAdapter {
       inner: Arc::new(Adapter::new(&options_json)?),
+      completions: Arc::new(complete),
     })
+  }
+
+  /// Keeps Node's event loop alive (`true`) while calls are in flight, or lets it go (`false`).
+  #[napi]
+  pub fn hold(&self, env: Env, active: bool) -> napi::Result<()> {
+    let raw = self.completions.handle.get_raw();
+    let status = unsafe {
+      if active {
+        sys::napi_ref_threadsafe_function(env.raw(), raw)
+      } else {
+        sys::napi_unref_threadsafe_function(env.raw(), raw)
+      }
+    };
+    match status {
+      sys::Status::napi_ok => Ok(()),
+      _ => Err(napi::Error::new(Status::GenericFailure, "cannot (un)reference the completion callback")),
+    }
   }
 
   /// Opens the pool and creates the schema. `overridesJson`: `initialize(config)`'s argument as JSON.
   #[napi]
-  pub async fn initialize(&self, overrides_json: Option<String>) -> napi::Result<()> {
-    self
-      .run(Method::Initialize, |inner| async move {
-        inner.initialize(overrides_json.as_deref()).await
-      })
-      .await
+  pub fn initialize(&self, request: u32, overrides_json: Option<String>) {
+    self.spawn(request, Method::Initialize, |inner| async move {
+      inner.initialize(overrides_json.as_deref()).await
+    });
   }
 
   /// Closes the pool; safe to call any number of times.
@@ -156,263 +259,221 @@ impl NativeAdapter {
     Ok(self.inner.close()?)
   }
 
-  /// `null` when healthy, otherwise the reason.
+  /// Completes with `null` when healthy, otherwise the reason.
   #[napi]
-  pub async fn health_check(&self) -> napi::Result<Option<String>> {
-    self
-      .run(Method::HealthCheck, |inner| async move { Ok(inner.health().await) })
-      .await
+  pub fn health_check(&self, request: u32) {
+    self.spawn(request, Method::HealthCheck, |inner| async move { Ok(inner.health().await) });
   }
 
   /// Saves one session (optimistic locking on `version`). Dates are epoch milliseconds.
   #[napi]
-  pub async fn save_session(
+  pub fn save_session(
     &self,
+    request: u32,
     id: String,
     version: i32,
     created_at_ms: f64,
     updated_at_ms: f64,
     json: String,
-  ) -> napi::Result<()> {
-    self
-      .run(Method::SaveSession, |inner| async move {
-        let session = SessionInput {
-          id,
-          json,
-          version,
-          created_at: instant_from_ms("createdAt", created_at_ms)?,
-          updated_at: instant_from_ms("updatedAt", updated_at_ms)?,
-        };
-        inner.store("saveSession")?.save_session(&session).await
-      })
-      .await
+  ) {
+    self.spawn(request, Method::SaveSession, move |inner| async move {
+      let session = SessionInput {
+        id,
+        json,
+        version,
+        created_at: instant_from_ms("createdAt", created_at_ms)?,
+        updated_at: instant_from_ms("updatedAt", updated_at_ms)?,
+      };
+      inner.store("saveSession")?.save_session(&session).await
+    });
   }
 
-  /// Saves sessions atomically; the arrays are parallel. Returns the number saved.
+  /// Saves sessions atomically; the arrays are parallel. Completes with the number saved.
   #[napi]
-  pub async fn save_sessions(
+  pub fn save_sessions(
     &self,
+    request: u32,
     ids: Vec<String>,
     versions: Vec<i32>,
     created_at_ms: Vec<f64>,
     updated_at_ms: Vec<f64>,
     jsons: Vec<String>,
-  ) -> napi::Result<u32> {
-    self
-      .run(Method::SaveSessions, |inner| async move {
-        let count = ids.len();
-        if versions.len() != count
-          || created_at_ms.len() != count
-          || updated_at_ms.len() != count
-          || jsons.len() != count
-        {
-          return Err(Error::validation(
-            "sessions",
-            "saveSessions: parallel arrays differ in length",
-          ));
-        }
-        let mut sessions = Vec::with_capacity(count);
-        for ((((id, version), created), updated), json) in ids
+  ) {
+    self.spawn(request, Method::SaveSessions, move |inner| async move {
+      let count = ids.len();
+      if versions.len() != count || created_at_ms.len() != count || updated_at_ms.len() != count || jsons.len() != count
+      {
+        return Err(Error::validation("sessions", "saveSessions: parallel arrays differ in length"));
+      }
+      let mut sessions = Vec::with_capacity(count);
+      for ((((id, version), created), updated), json) in ids
+        .into_iter()
+        .zip(versions)
+        .zip(created_at_ms)
+        .zip(updated_at_ms)
+        .zip(jsons)
+      {
+        sessions.push(SessionInput {
+          id,
+          json,
+          version,
+          created_at: instant_from_ms("createdAt", created)?,
+          updated_at: instant_from_ms("updatedAt", updated)?,
+        });
+      }
+      inner.store("saveSessions")?.save_sessions(&sessions).await
+    });
+  }
+
+  /// Completes with one session's JSON, or `null`.
+  #[napi]
+  pub fn get_session(&self, request: u32, id: String) {
+    self.spawn(request, Method::GetSession, move |inner| async move {
+      inner.store("getSession")?.get_session(&id).await
+    });
+  }
+
+  /// Completes with the found sessions as a JSON array of `[id, session]` pairs.
+  #[napi]
+  pub fn get_sessions(&self, request: u32, ids: Vec<String>) {
+    self.spawn(request, Method::GetSessions, move |inner| async move {
+      inner.store("getSessions")?.get_sessions(&ids).await
+    });
+  }
+
+  /// Deletes one session; completes with whether it existed.
+  #[napi]
+  pub fn delete_session(&self, request: u32, id: String) {
+    self.spawn(request, Method::DeleteSession, move |inner| async move {
+      inner.store("deleteSession")?.delete_session(&id).await
+    });
+  }
+
+  /// Deletes many sessions; completes with the number deleted.
+  #[napi]
+  pub fn delete_sessions(&self, request: u32, ids: Vec<String>) {
+    self.spawn(request, Method::DeleteSessions, move |inner| async move {
+      inner.store("deleteSessions")?.delete_sessions(&ids).await
+    });
+  }
+
+  /// Completes with whether a session exists.
+  #[napi]
+  pub fn has_session(&self, request: u32, id: String) {
+    self.spawn(request, Method::HasSession, move |inner| async move {
+      inner.store("hasSession")?.has_session(&id).await
+    });
+  }
+
+  /// Completes with summaries as JSON (`updatedAt` in epoch ms), newest first.
+  #[napi]
+  pub fn list_sessions(&self, request: u32, state: Option<String>, limit: Option<i64>, offset: Option<i64>) {
+    self.spawn(request, Method::ListSessions, move |inner| async move {
+      inner
+        .store("listSessions")?
+        .list_sessions(state.as_deref(), limit, offset)
+        .await
+    });
+  }
+
+  /// Deletes all sessions, or those updated before `olderThanMs`; completes with the number deleted.
+  #[napi]
+  pub fn clear(&self, request: u32, older_than_ms: Option<f64>) {
+    self.spawn(request, Method::Clear, move |inner| async move {
+      let before = older_than_ms.map(|ms| instant_from_ms("olderThan", ms)).transpose()?;
+      inner.store("clear")?.clear(before).await
+    });
+  }
+
+  /// Completes with session counts, table size, pool figures and per-operation metrics.
+  #[napi]
+  pub fn get_stats(&self, request: u32) {
+    self.spawn(request, Method::GetStats, |inner| async move {
+      let store = inner.store("getStats")?;
+      let stats = store.stats().await?;
+      let (pool_max_size, pool_size, pool_idle, pool_waiting) = store.pool_status();
+      Ok(Reply::Stats(NativeStats {
+        total_sessions: stats.total,
+        size_bytes: stats.size_bytes,
+        active_count: stats.by_state[0],
+        paused_count: stats.by_state[1],
+        expired_count: stats.by_state[2],
+        invalidated_pending_cleanup_count: stats.by_state[3],
+        closed_count: stats.by_state[4],
+        pool_max_size: pool_max_size as u32,
+        pool_size: pool_size as u32,
+        pool_idle: pool_idle as u32,
+        pool_waiting: pool_waiting as u32,
+        retries: inner.metrics.retries() as i64,
+        operations: inner
+          .metrics
+          .snapshot()
           .into_iter()
-          .zip(versions)
-          .zip(created_at_ms)
-          .zip(updated_at_ms)
-          .zip(jsons)
-        {
-          sessions.push(SessionInput {
-            id,
-            json,
-            version,
-            created_at: instant_from_ms("createdAt", created)?,
-            updated_at: instant_from_ms("updatedAt", updated)?,
-          });
-        }
-        inner.store("saveSessions")?.save_sessions(&sessions).await
-      })
-      .await
-  }
-
-  /// One session's JSON, or `null`.
-  #[napi]
-  pub async fn get_session(&self, id: String) -> napi::Result<Option<String>> {
-    self
-      .run(Method::GetSession, |inner| async move {
-        inner.store("getSession")?.get_session(&id).await
-      })
-      .await
-  }
-
-  /// Found sessions as a JSON array of `[id, session]` pairs.
-  #[napi]
-  pub async fn get_sessions(&self, ids: Vec<String>) -> napi::Result<String> {
-    self
-      .run(Method::GetSessions, |inner| async move {
-        inner.store("getSessions")?.get_sessions(&ids).await
-      })
-      .await
-  }
-
-  /// Deletes one session; whether it existed.
-  #[napi]
-  pub async fn delete_session(&self, id: String) -> napi::Result<bool> {
-    self
-      .run(Method::DeleteSession, |inner| async move {
-        inner.store("deleteSession")?.delete_session(&id).await
-      })
-      .await
-  }
-
-  /// Deletes many sessions; the number deleted.
-  #[napi]
-  pub async fn delete_sessions(&self, ids: Vec<String>) -> napi::Result<i64> {
-    self
-      .run(Method::DeleteSessions, |inner| async move {
-        Ok(inner.store("deleteSessions")?.delete_sessions(&ids).await? as i64)
-      })
-      .await
-  }
-
-  /// Whether a session exists.
-  #[napi]
-  pub async fn has_session(&self, id: String) -> napi::Result<bool> {
-    self
-      .run(Method::HasSession, |inner| async move {
-        inner.store("hasSession")?.has_session(&id).await
-      })
-      .await
-  }
-
-  /// Summaries as JSON (`updatedAt` in epoch ms), newest first.
-  #[napi]
-  pub async fn list_sessions(
-    &self,
-    state: Option<String>,
-    limit: Option<i64>,
-    offset: Option<i64>,
-  ) -> napi::Result<String> {
-    self
-      .run(Method::ListSessions, |inner| async move {
-        inner
-          .store("listSessions")?
-          .list_sessions(state.as_deref(), limit, offset)
-          .await
-      })
-      .await
-  }
-
-  /// Deletes all sessions, or those updated before `olderThanMs`; the number deleted.
-  #[napi]
-  pub async fn clear(&self, older_than_ms: Option<f64>) -> napi::Result<i64> {
-    self
-      .run(Method::Clear, |inner| async move {
-        let before = older_than_ms.map(|ms| instant_from_ms("olderThan", ms)).transpose()?;
-        Ok(inner.store("clear")?.clear(before).await? as i64)
-      })
-      .await
-  }
-
-  /// Session counts, table size and pool figures.
-  #[napi]
-  pub async fn get_stats(&self) -> napi::Result<NativeStats> {
-    self
-      .run(Method::GetStats, |inner| async move {
-        let store = inner.store("getStats")?;
-        let stats = store.stats().await?;
-        let (pool_max_size, pool_size, pool_idle, pool_waiting) = store.pool_status();
-        Ok(NativeStats {
-          total_sessions: stats.total,
-          size_bytes: stats.size_bytes,
-          active_count: stats.by_state[0],
-          paused_count: stats.by_state[1],
-          expired_count: stats.by_state[2],
-          invalidated_pending_cleanup_count: stats.by_state[3],
-          closed_count: stats.by_state[4],
-          pool_max_size: pool_max_size as u32,
-          pool_size: pool_size as u32,
-          pool_idle: pool_idle as u32,
-          pool_waiting: pool_waiting as u32,
-          retries: inner.metrics.retries() as i64,
-          operations: inner
-            .metrics
-            .snapshot()
-            .into_iter()
-            .map(|op| NativeOperationStats {
-              method: op.method.to_string(),
-              ok: op.ok as i64,
-              conflicts: op.conflicts as i64,
-              errors: op.errors as i64,
-              mean_ms: op.mean_ms,
-              p50_ms: op.p50_ms,
-              p95_ms: op.p95_ms,
-              p99_ms: op.p99_ms,
-              max_ms: op.max_ms,
-            })
-            .collect(),
-        })
-      })
-      .await
+          .map(|op| NativeOperationStats {
+            method: op.method.to_string(),
+            ok: op.ok as i64,
+            conflicts: op.conflicts as i64,
+            errors: op.errors as i64,
+            mean_ms: op.mean_ms,
+            p50_ms: op.p50_ms,
+            p95_ms: op.p95_ms,
+            p99_ms: op.p99_ms,
+            max_ms: op.max_ms,
+          })
+          .collect(),
+      }))
+    });
   }
 
   /// Stores a JSON value under `key`, expiring after `ttlSeconds` when given.
   #[napi]
-  pub async fn set_value(&self, key: String, json: String, ttl_seconds: Option<f64>) -> napi::Result<()> {
-    self
-      .run(Method::SetValue, |inner| async move {
-        inner.store("setValue")?.set_value(&key, &json, ttl_seconds).await
-      })
-      .await
+  pub fn set_value(&self, request: u32, key: String, json: String, ttl_seconds: Option<f64>) {
+    self.spawn(request, Method::SetValue, move |inner| async move {
+      inner.store("setValue")?.set_value(&key, &json, ttl_seconds).await
+    });
   }
 
-  /// A live value's JSON, or `null`.
+  /// Completes with a live value's JSON, or `null`.
   #[napi]
-  pub async fn get_value(&self, key: String) -> napi::Result<Option<String>> {
-    self
-      .run(Method::GetValue, |inner| async move {
-        inner.store("getValue")?.get_value(&key).await
-      })
-      .await
+  pub fn get_value(&self, request: u32, key: String) {
+    self.spawn(request, Method::GetValue, move |inner| async move {
+      inner.store("getValue")?.get_value(&key).await
+    });
   }
 
-  /// Deletes a value; whether a live one existed.
+  /// Deletes a value; completes with whether a live one existed.
   #[napi]
-  pub async fn delete_value(&self, key: String) -> napi::Result<bool> {
-    self
-      .run(Method::DeleteValue, |inner| async move {
-        inner.store("deleteValue")?.delete_value(&key).await
-      })
-      .await
+  pub fn delete_value(&self, request: u32, key: String) {
+    self.spawn(request, Method::DeleteValue, move |inner| async move {
+      inner.store("deleteValue")?.delete_value(&key).await
+    });
   }
 
-  /// Whether a live value exists.
+  /// Completes with whether a live value exists.
   #[napi]
-  pub async fn has_value(&self, key: String) -> napi::Result<bool> {
-    self
-      .run(Method::HasValue, |inner| async move {
-        inner.store("hasValue")?.has_value(&key).await
-      })
-      .await
+  pub fn has_value(&self, request: u32, key: String) {
+    self.spawn(request, Method::HasValue, move |inner| async move {
+      inner.store("hasValue")?.has_value(&key).await
+    });
+  }
+
+  /// Deletes expired key-value entries; completes with the number deleted.
+  #[napi]
+  pub fn purge_expired(&self, request: u32) {
+    self.spawn(request, Method::PurgeExpired, |inner| async move {
+      inner.store("purgeExpired")?.purge_expired().await
+    });
   }
 
   /// Panics inside the native layer on purpose, to prove a panic becomes an `E_INTERNAL`
-  /// rejection instead of crossing into Node. Test hook; not part of the public API.
+  /// failure instead of crossing into Node. Test hook; not part of the public API.
   #[napi(js_name = "__panicForTests")]
-  pub async fn panic_for_tests(message: String) -> napi::Result<()> {
-    guarded(async move {
+  pub fn panic_for_tests(&self, request: u32, message: String) {
+    self.spawn(request, Method::HealthCheck, move |_| async move {
       if !message.is_empty() {
         panic!("{message}");
       }
       Ok(())
-    })
-    .await
-  }
-
-  /// Deletes expired key-value entries; the number deleted.
-  #[napi]
-  pub async fn purge_expired(&self) -> napi::Result<i64> {
-    self
-      .run(Method::PurgeExpired, |inner| async move {
-        Ok(inner.store("purgeExpired")?.purge_expired().await? as i64)
-      })
-      .await
+    });
   }
 }
