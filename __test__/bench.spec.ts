@@ -11,7 +11,7 @@ import { runRound } from '../bench/lib/measure.mjs'
 import { WORKLOADS } from '../bench/lib/workloads.mjs'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
-const ADAPTERS = ['native', 'pg', 'postgres.js']
+const ADAPTERS = ['native', 'native no-cache', 'pg', 'postgres.js']
 const workload = (key: string) => WORKLOADS.find((candidate: { key: string }) => candidate.key === key)
 
 it('`npm run bench -- --quick` runs every workload on every adapter and verifies every operation', () => {

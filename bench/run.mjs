@@ -81,6 +81,11 @@ try {
   const loadAverageStart = os.loadavg()
   // The package creates the schema, once; the references find it there.
   adapters.push({ name: 'native', adapter: new PostgresStorageAdapter({ ...connection, poolSize: options.poolSize }) })
+  // The mode PgBouncer's transaction pooling needs: one-shot typed statements, nothing prepared.
+  adapters.push({
+    name: 'native no-cache',
+    adapter: new PostgresStorageAdapter({ ...connection, poolSize: options.poolSize, statementCache: false }),
+  })
   adapters.push({
     name: 'pg',
     adapter: new PgReferenceAdapter({ ...connection, poolSize: options.poolSize, saveFlow: options.referenceSaveFlow }),

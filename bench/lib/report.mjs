@@ -2,7 +2,8 @@
 // check and the machine. Everything here reads the results object that is also written as JSON.
 import { describeMemory } from '../memory.mjs'
 
-export const ADAPTERS = ['native', 'pg', 'postgres.js']
+/** native; native with statementCache: false (the PgBouncer mode); and the two references. */
+export const ADAPTERS = ['native', 'native no-cache', 'pg', 'postgres.js']
 
 const integer = (value) => (Number.isFinite(value) ? Math.round(value).toLocaleString('en-US') : '–')
 const fixed = (value, digits) => (Number.isFinite(value) ? value.toFixed(digits) : '–')
@@ -58,7 +59,7 @@ export function formatReport(results) {
   const lines = []
   const columns = [
     ['workload', 34, false],
-    ['adapter', 12, false],
+    ['adapter', 15, false],
     ['ops/s', 9, true],
     ['vs pg', 7, true],
     ['p50 ms', 8, true],
