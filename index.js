@@ -101,11 +101,8 @@ class PostgresStorageAdapter {
       let overrides = null
       if (config != null) {
         if (config.ttl !== undefined) this.#defaultTtl = check.checkDefaultTtl(this.#classes, config.ttl, 'initialize')
-        const options = config.options ?? {}
-        overrides = optionsToJson(this.#classes, {
-          location: config.location,
-          options: { poolSize: options.poolSize, sslMode: options.sslMode },
-        })
+        // Rust picks what it may override (config.rs: with_initialize_overrides); the rest is SmallTalk's.
+        overrides = optionsToJson(this.#classes, { location: config.location, options: config.options })
       }
       this.#native.initialize(ticket, overrides)
     })

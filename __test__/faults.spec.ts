@@ -237,9 +237,32 @@ it('close() with calls in flight: every promise settles, then Node exits', () =>
   expect(performance.now() - started).toBeLessThan(5000)
 })
 
+/** Builds the addon with the `test-hooks` feature (debug profile) and loads it: the published binary has no hooks. */
+function loadTestHooksBuild(): any {
+  const build = spawnSync('cargo', ['build', '--lib', '--features', 'test-hooks', '--message-format=json-render-diagnostics'], {
+    cwd: root,
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  })
+  if (build.status !== 0) throw new Error(`cargo build --features test-hooks failed:\n${build.stderr}`)
+  const library = build.stdout
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line))
+    .filter((message) => message.reason === 'compiler-artifact' && message.target?.kind?.includes('cdylib'))
+    .flatMap((message) => message.filenames as string[])
+    .find((file) => /\.(so|dylib|dll)$/.test(file))
+  if (library === undefined) throw new Error('cargo built no cdylib')
+  const module = { exports: {} as any }
+  process.dlopen(module, library)
+  return module.exports
+}
+
 it('a panic in the native layer becomes a rejected StorageError E_INTERNAL, and Node carries on', async () => {
   const require = createRequire(import.meta.url)
-  const { NativeAdapter } = require(path.join(root, 'native.js'))
+  const published = require(path.join(root, 'native.js'))
+  expect(published.NativeAdapter.prototype.__panicForTests).toBeUndefined()
+  const { NativeAdapter } = loadTestHooksBuild()
   const { Channel, complete, request } = require(path.join(root, 'lib', 'requests.js'))
   const { fromNative, defaultErrorClasses } = require(path.join(root, 'lib', 'errors.js'))
   const channel = new Channel()
@@ -257,7 +280,7 @@ it('a panic in the native layer becomes a rejected StorageError E_INTERNAL, and 
   await adapter.initialize()
   expect(await adapter.healthCheck()).toEqual({ healthy: true })
   await adapter.close()
-})
+}, 180_000)
 
 describe('passwords never appear in errors or output', () => {
   const PASSWORD = 'S3cret-Pa55-never-shown'

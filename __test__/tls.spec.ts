@@ -101,7 +101,6 @@ it('sslMode disable connects in plain text', async () => {
 
 it('sslMode require encrypts without checking the certificate', async () => {
   expect(await connect({ sslMode: 'require' })).toBe(true)
-  expect(await connect({ ssl: true })).toBe(true)
   expect(await connect({ ssl: { rejectUnauthorized: false } })).toBe(true)
 })
 

@@ -2,13 +2,10 @@
 
 use std::sync::{Arc, RwLock};
 
-use serde_json::{Map, Value};
-
-use crate::config::{self, Config};
+use crate::config::{self, Config, Options};
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
-use crate::pool::{Op, Store};
-use crate::schema::Sql;
+use crate::store::{Call, Store};
 
 enum State {
   New,
@@ -20,7 +17,7 @@ enum State {
 pub struct Adapter {
   /// Call counters and latencies, kept across re-initialization.
   pub metrics: Arc<Metrics>,
-  options: Map<String, Value>,
+  options: Options,
   state: RwLock<State>,
   initializing: tokio::sync::Mutex<()>,
 }
@@ -40,9 +37,9 @@ impl Adapter {
 
   /// Opens the pool (or keeps the open one when the configuration is unchanged) and creates the
   /// schema if missing. Safe to call again at any time, also after `close()`.
-  pub async fn initialize(&self, overrides_json: Option<&str>) -> Result<()> {
+  pub async fn initialize(&self, call: Call, overrides_json: Option<&str>) -> Result<()> {
     let options = match overrides_json {
-      Some(json) => config::apply_initialize_overrides(&self.options, &config::parse_options(json)?),
+      Some(json) => config::with_initialize_overrides(&self.options, json)?,
       None => self.options.clone(),
     };
     let config: Config = config::resolve(&options, &config::process_env)?;
@@ -53,11 +50,10 @@ impl Adapter {
       _ => None,
     };
     if let Some(store) = current {
-      return store.create_schema().await;
+      return store.create_schema(call).await;
     }
-    let sql = Sql::new(config.schema.as_deref());
-    let store = Arc::new(Store::new(config, sql, self.metrics.clone())?);
-    if let Err(error) = store.create_schema().await {
+    let store = Arc::new(Store::new(config, self.metrics.clone())?);
+    if let Err(error) = store.create_schema(call).await {
       store.close();
       return Err(error);
     }
@@ -70,14 +66,14 @@ impl Adapter {
   }
 
   /// The open store, or `E_NOT_INITIALIZED` / `E_CLOSED`.
-  pub fn store(&self, method: &'static str) -> Result<Arc<Store>> {
+  pub fn store(&self, call: Call) -> Result<Arc<Store>> {
     match &*self.read_state()? {
       State::Open(store) => Ok(store.clone()),
       State::New => Err(Error::NotInitialized {
-        context: Op::plain(method).to_string(),
+        context: call.op().to_string(),
       }),
       State::Closed => Err(Error::Closed {
-        context: Op::plain(method).to_string(),
+        context: call.op().to_string(),
       }),
     }
   }
@@ -92,12 +88,12 @@ impl Adapter {
   }
 
   /// `None` when a live query succeeds, else why not.
-  pub async fn health(&self) -> Option<String> {
-    let store = match self.store("healthCheck") {
+  pub async fn health(&self, call: Call) -> Option<String> {
+    let store = match self.store(call) {
       Ok(store) => store,
       Err(error) => return Some(error.to_string()),
     };
-    store.ping().await.err().map(|error| error.to_string())
+    store.ping(call).await.err().map(|error| error.to_string())
   }
 
   fn read_state(&self) -> Result<std::sync::RwLockReadGuard<'_, State>> {

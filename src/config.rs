@@ -1,106 +1,78 @@
-//! Options -> validated [`Config`]: URL parsing, PG* environment fallback and every default.
+//! The constructor's options: one typed struct ([`Options`], each field with its doc and default)
+//! resolved into a [`Config`] with the URL, `DATABASE_URL`, the PG* environment and the defaults.
 //!
-//! Precedence for each connection field: the URL (`connectionString`, or a `postgres://` `location`
-//! given to `initialize`) > the explicit option > the standard PG* environment variable > the default.
+//! Each connection field comes from the first of: `connectionString`, the option itself,
+//! `DATABASE_URL`, its PG* variable, its default. Unknown options are refused; `pg`'s names
+//! (`max`, `connectionTimeoutMillis`, `idleTimeoutMillis`, `application_name`, `statement_timeout`,
+//! `query_timeout`) are accepted as aliases.
 
-use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde_json::{Map, Value};
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
 
 use crate::error::{Error, Result};
+use crate::secret::Secret;
+use crate::url::{self, split_list, UrlParts};
 
-/// Default host when neither options, URL nor `PGHOST` name one.
-pub const DEFAULT_HOST: &str = "localhost";
-/// Default port.
-pub const DEFAULT_PORT: u16 = 5432;
-/// Default database (the contract's).
-pub const DEFAULT_DATABASE: &str = "smalltalk";
-/// Default user.
-pub const DEFAULT_USER: &str = "postgres";
-/// Default password (the contract's; ignored by servers that trust the connection).
-pub const DEFAULT_PASSWORD: &str = "postgres";
-/// Default maximum number of pooled connections.
-pub const DEFAULT_POOL_SIZE: usize = 10;
-/// Largest accepted `poolSize`.
-pub const MAX_POOL_SIZE: usize = 10_000;
-/// Default time allowed to open one connection (TCP + TLS + login).
-pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 10_000;
-/// Default time a call waits for a free pooled connection.
-pub const DEFAULT_ACQUIRE_TIMEOUT_MS: u64 = 10_000;
-/// Default `application_name` reported to the server.
-pub const DEFAULT_APPLICATION_NAME: &str = "smalltalk-postgres-storage";
+/// Options of `new PostgresStorageAdapter(config)`, camelCase in JS (`errorClasses` and `ttl` are
+/// handled by the JS face). `null` means "not given".
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Options {
+  /// Host name, IP address or Unix socket directory (leading `/`); a list (or `a,b`) for
+  /// failover [PGHOST]. Default `localhost`.
+  pub host: Option<Hosts>,
+  /// Port, or one per host [PGPORT]. Default `5432`.
+  pub port: Option<Ports>,
+  /// Database name [PGDATABASE]. Default `smalltalk`.
+  pub database: Option<String>,
+  /// Login role [PGUSER]. Default `postgres`.
+  pub user: Option<String>,
+  /// Password [PGPASSWORD]. Default `postgres`. Never printed.
+  pub password: Option<Secret>,
+  /// A `postgres://` or `postgresql://` URL; its parts win over the fields above. Never printed.
+  pub connection_string: Option<Secret>,
+  /// As on `pg`: `true` or `{}` = TLS verifying the chain and the host name (against `ca`, else
+  /// the system's roots); `{ rejectUnauthorized: false }` = TLS without checks; `false` = none.
+  pub ssl: Option<Ssl>,
+  /// libpq's `sslmode` [PGSSLMODE]. Default `disable`. Combined with `ssl`, the stricter wins.
+  pub ssl_mode: Option<SslMode>,
+  /// PEM file with the CA certificate(s) to trust when verifying [PGSSLROOTCERT].
+  pub ssl_root_cert: Option<String>,
+  /// Time to open one connection (TCP, TLS, login), ms [PGCONNECT_TIMEOUT, in s]. Default `10000`.
+  #[serde(alias = "connectionTimeoutMillis")]
+  pub connect_timeout_ms: Option<Millis>,
+  /// `application_name` shown in `pg_stat_activity` [PGAPPNAME]. Default `smalltalk-postgres-storage`.
+  #[serde(alias = "application_name")]
+  pub application_name: Option<String>,
+  /// With several hosts, which server a connection may use [PGTARGETSESSIONATTRS]. Default `any`.
+  pub target_session_attrs: Option<SessionAttrs>,
 
-/// How (and whether) the connection is encrypted. Mirrors libpq's `sslmode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SslMode {
-  /// Plain TCP.
-  Disable,
-  /// TLS when the server offers it, plain otherwise; the certificate is not checked.
-  Prefer,
-  /// TLS required; the certificate is not checked (libpq's `require`).
-  Require,
-  /// TLS required; the certificate must chain to a trusted CA (hostname not checked).
-  VerifyCa,
-  /// TLS required; the certificate must chain to a trusted CA and name the host.
-  VerifyFull,
+  /// Maximum pooled connections, 1 to 10000. Default `10`.
+  #[serde(default, alias = "max")]
+  pub pool_size: Count<1, 10_000, 10>,
+  /// Time a call waits for a free pooled connection before `E_TIMEOUT`, ms. Default `10000`.
+  #[serde(default)]
+  pub acquire_timeout_ms: Timeout<10_000>,
+  /// Server-side `statement_timeout` set on every connection, ms. Default: off (the server's).
+  #[serde(alias = "statement_timeout")]
+  pub statement_timeout_ms: Option<Millis>,
+  /// Deletes expired key-value entries in the background every N ms. Default: off.
+  pub purge_interval_ms: Option<Millis>,
+  /// Schema holding the tables, created if missing. Default: unqualified names (`search_path`).
+  pub schema: Option<SchemaName>,
+  /// Prepared statements per connection; `false` for PgBouncer's transaction pooling. Default `true`.
+  #[serde(default)]
+  pub statement_cache: Flag<true>,
+  /// TOAST compression of large sessions, set per connection. Default `lz4`.
+  #[serde(default)]
+  pub toast_compression: ToastCompression,
 }
 
-impl SslMode {
-  fn parse(field: &str, text: &str) -> Result<Self> {
-    match text {
-      "disable" => Ok(SslMode::Disable),
-      "allow" | "prefer" => Ok(SslMode::Prefer),
-      "require" => Ok(SslMode::Require),
-      "verify-ca" => Ok(SslMode::VerifyCa),
-      "verify-full" => Ok(SslMode::VerifyFull),
-      other => Err(Error::config(
-        field,
-        format!("expected disable, prefer, require, verify-ca or verify-full, got {other:?}"),
-      )),
-    }
-  }
-}
-
-/// How large session values are compressed when PostgreSQL moves them to TOAST storage.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ToastCompression {
-  /// `lz4` (PostgreSQL 14+ built with lz4): far cheaper to write and read than `pglz`.
-  Lz4,
-  /// `pglz`, PostgreSQL's historical default.
-  Pglz,
-  /// Leave the server's `default_toast_compression` alone.
-  Server,
-}
-
-/// Which server of a multi-host list a connection may use (libpq's `target_session_attrs`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SessionAttrs {
-  /// The first server that accepts the connection.
-  Any,
-  /// Only a server that accepts writes (a primary, not a standby).
-  ReadWrite,
-  /// Only a server that is read-only (a standby).
-  ReadOnly,
-}
-
-impl SessionAttrs {
-  fn parse(field: &str, text: &str) -> Result<Self> {
-    match text {
-      "any" => Ok(SessionAttrs::Any),
-      "read-write" => Ok(SessionAttrs::ReadWrite),
-      "read-only" => Ok(SessionAttrs::ReadOnly),
-      other => Err(Error::config(
-        field,
-        format!("expected any, read-write or read-only, got {other:?}"),
-      )),
-    }
-  }
-}
-
-/// A fully resolved, validated configuration. Two equal configs can share one pool.
-#[derive(Clone, PartialEq)]
+/// A resolved, validated configuration. Two equal configs can share one pool.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
   /// Hosts to try in order (a leading `/` means a Unix socket directory).
   pub hosts: Vec<String>,
@@ -110,138 +82,457 @@ pub struct Config {
   pub database: String,
   /// Login role.
   pub user: String,
-  /// Password (never printed: see the `Debug` impl).
-  pub password: String,
-  /// Maximum pooled connections.
-  pub pool_size: usize,
-  /// TLS mode.
-  pub ssl_mode: SslMode,
-  /// PEM file with the CA certificate(s) to trust for verify-ca / verify-full.
-  pub ssl_root_cert: Option<PathBuf>,
-  /// PEM text of CA certificate(s) to trust, given inline (`ssl: { ca }`).
-  pub ssl_ca_pem: Option<String>,
+  /// Password.
+  pub password: Secret,
+  /// TLS mode and trust anchors.
+  pub tls: Tls,
   /// Time allowed to open one connection.
   pub connect_timeout: Duration,
-  /// Time a call waits for a pooled connection before failing with `E_TIMEOUT`.
-  pub acquire_timeout: Duration,
   /// `application_name` reported to the server.
   pub application_name: String,
-  /// Server-side `statement_timeout` set on every connection; `None` = the server's default.
-  pub statement_timeout: Option<Duration>,
-  /// How often expired key-value entries are deleted in the background; `None` = never.
-  pub purge_interval: Option<Duration>,
-  /// Schema holding the tables; `None` = unqualified names (the connection's `search_path`).
-  pub schema: Option<String>,
-  /// Prepare each statement once per connection (`true`), or send one-shot typed statements
-  /// (`false`, for PgBouncer's transaction pooling, which does not keep prepared statements).
-  pub statement_cache: bool,
   /// Which of several hosts to use.
   pub target_session_attrs: SessionAttrs,
-  /// `default_toast_compression` set on each new connection.
-  pub toast_compression: ToastCompression,
+  /// The options as given; the behaviour fields carry their defaults.
+  pub options: Options,
 }
 
-impl fmt::Debug for Config {
-  fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    f.debug_struct("Config")
-      .field("hosts", &self.hosts)
-      .field("ports", &self.ports)
-      .field("database", &self.database)
-      .field("user", &self.user)
-      .field("password", &"***")
-      .field("pool_size", &self.pool_size)
-      .field("ssl_mode", &self.ssl_mode)
-      .field("ssl_root_cert", &self.ssl_root_cert)
-      .field("connect_timeout", &self.connect_timeout)
-      .field("acquire_timeout", &self.acquire_timeout)
-      .field("statement_timeout", &self.statement_timeout)
-      .field("purge_interval", &self.purge_interval)
-      .field("schema", &self.schema)
-      .field("statement_cache", &self.statement_cache)
-      .field("target_session_attrs", &self.target_session_attrs)
-      .field("toast_compression", &self.toast_compression)
-      .finish()
+/// How connections are encrypted, and what is trusted when verifying.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tls {
+  /// The mode.
+  pub mode: SslMode,
+  /// PEM text of CA certificate(s) (`ssl.ca`); wins over `root_cert`.
+  pub ca_pem: Option<String>,
+  /// PEM file of CA certificate(s).
+  pub root_cert: Option<PathBuf>,
+}
+
+/// libpq's `sslmode`, weakest first (so the stricter of two is the larger).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SslMode {
+  /// Plain TCP.
+  Disable,
+  /// TLS when the server offers it, the certificate unchecked (`allow` means the same here).
+  #[serde(alias = "allow")]
+  Prefer,
+  /// TLS required; the certificate is not checked (libpq's meaning).
+  Require,
+  /// TLS required; the certificate must chain to a trusted CA (the host name is not checked).
+  VerifyCa,
+  /// TLS required; the certificate must chain to a trusted CA and name the host.
+  VerifyFull,
+}
+
+impl SslMode {
+  /// The accepted spellings, for error messages.
+  pub const EXPECTED: &'static str = "disable, allow, prefer, require, verify-ca or verify-full";
+
+  /// Parses libpq's spelling.
+  pub fn parse(text: &str) -> Option<Self> {
+    serde_json::from_value(Value::String(text.to_string())).ok()
+  }
+
+  /// libpq's spelling.
+  pub fn name(self) -> &'static str {
+    match self {
+      SslMode::Disable => "disable",
+      SslMode::Prefer => "prefer",
+      SslMode::Require => "require",
+      SslMode::VerifyCa => "verify-ca",
+      SslMode::VerifyFull => "verify-full",
+    }
+  }
+}
+
+/// libpq's `target_session_attrs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum SessionAttrs {
+  /// The first server that accepts the connection.
+  #[default]
+  Any,
+  /// Only a server that accepts writes (a primary).
+  ReadWrite,
+  /// Only a read-only server (a standby).
+  ReadOnly,
+}
+
+impl SessionAttrs {
+  /// The accepted spellings, for error messages.
+  pub const EXPECTED: &'static str = "any, read-write or read-only";
+
+  /// Parses libpq's spelling.
+  pub fn parse(text: &str) -> Option<Self> {
+    serde_json::from_value(Value::String(text.to_string())).ok()
+  }
+}
+
+/// How large session values are compressed when PostgreSQL moves them to TOAST storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ToastCompression {
+  /// `lz4` (PostgreSQL 14+ built with lz4): far cheaper to write and read than `pglz`.
+  #[default]
+  Lz4,
+  /// `pglz`, PostgreSQL's historical default.
+  Pglz,
+  /// Leave the server's `default_toast_compression` alone.
+  Server,
+}
+
+/// `ssl` as `pg` takes it: a boolean or `{ rejectUnauthorized?, ca? }`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ssl {
+  /// `true` (verify) or `false` (no TLS).
+  Enabled(bool),
+  /// The object form.
+  Options(SslOptions),
+}
+
+/// The object form of `ssl`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SslOptions {
+  /// `false`: encrypt without checking the certificate. Default `true`.
+  pub reject_unauthorized: Option<bool>,
+  /// PEM text of the CA certificate(s) to trust (the face turns a Buffer into text).
+  pub ca: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for Ssl {
+  fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+    match Value::deserialize(deserializer)? {
+      Value::Bool(enabled) => Ok(Ssl::Enabled(enabled)),
+      object @ Value::Object(_) => serde_json::from_value(object)
+        .map(Ssl::Options)
+        .map_err(|e| serde::de::Error::custom(format!("in the ssl object: {}", clean(&e)))),
+      other => Err(serde::de::Error::custom(format!(
+        "expected a boolean or an object, got {}",
+        shown(&other)
+      ))),
+    }
+  }
+}
+
+impl Ssl {
+  /// The mode this setting asks for.
+  fn mode(&self) -> SslMode {
+    match self {
+      Ssl::Enabled(false) => SslMode::Disable,
+      Ssl::Enabled(true) => SslMode::VerifyFull,
+      Ssl::Options(options) if options.reject_unauthorized == Some(false) => SslMode::Require,
+      Ssl::Options(_) => SslMode::VerifyFull,
+    }
+  }
+}
+
+/// One or more host names: a string (`a,b` allowed) or an array of strings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hosts(pub Vec<String>);
+
+impl<'de> Deserialize<'de> for Hosts {
+  fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+    let hosts = match Value::deserialize(deserializer)? {
+      Value::String(text) => split_list(&text),
+      Value::Array(items) => items
+        .into_iter()
+        .map(|item| match item {
+          Value::String(text) if !text.trim().is_empty() => Ok(text.trim().to_string()),
+          other => Err(format!(
+            "expected every host to be a non-empty string, got {}",
+            shown(&other)
+          )),
+        })
+        .collect::<std::result::Result<_, _>>()
+        .map_err(serde::de::Error::custom)?,
+      other => {
+        return Err(serde::de::Error::custom(format!(
+          "expected a string or an array of strings, got {}",
+          shown(&other)
+        )))
+      }
+    };
+    if hosts.is_empty() {
+      return Err(serde::de::Error::custom("must not be empty"));
+    }
+    Ok(Hosts(hosts))
+  }
+}
+
+/// One or more ports: a number, a numeric string, or an array of them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ports(pub Vec<u16>);
+
+impl<'de> Deserialize<'de> for Ports {
+  fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+    let port = |value: &Value| {
+      let number = match value {
+        Value::String(text) => text.trim().parse::<f64>().ok(),
+        other => other.as_f64(),
+      };
+      number
+        .filter(|n| n.fract() == 0.0 && (1.0..=65535.0).contains(n))
+        .map(|n| n as u16)
+        .ok_or_else(|| format!("must be an integer from 1 to 65535, got {}", shown(value)))
+    };
+    let ports = match Value::deserialize(deserializer)? {
+      Value::Array(items) => items.iter().map(port).collect::<std::result::Result<_, _>>(),
+      value => port(&value).map(|port| vec![port]),
+    };
+    ports.map(Ports).map_err(serde::de::Error::custom)
+  }
+}
+
+/// An integer from `MIN` to `MAX`, `DEFAULT` when not given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Count<const MIN: u64, const MAX: u64, const DEFAULT: u64>(pub u64);
+
+impl<const MIN: u64, const MAX: u64, const DEFAULT: u64> Default for Count<MIN, MAX, DEFAULT> {
+  fn default() -> Self {
+    Count(DEFAULT)
+  }
+}
+
+impl<'de, const MIN: u64, const MAX: u64, const DEFAULT: u64> Deserialize<'de> for Count<MIN, MAX, DEFAULT> {
+  fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+    let value = Value::deserialize(deserializer)?;
+    integer(&value, MIN, MAX)
+      .map(Count)
+      .ok_or_else(|| serde::de::Error::custom(format!("must be an integer from {MIN} to {MAX}, got {}", shown(&value))))
+  }
+}
+
+/// Longest duration option, in ms (PostgreSQL's `statement_timeout` is a 32-bit integer).
+const MAX_MILLIS: u64 = i32::MAX as u64;
+
+/// A positive number of milliseconds, at most 2147483647.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Millis(pub u64);
+
+impl Millis {
+  /// As a duration.
+  pub fn duration(self) -> Duration {
+    Duration::from_millis(self.0)
+  }
+}
+
+impl<'de> Deserialize<'de> for Millis {
+  fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+    let value = Value::deserialize(deserializer)?;
+    integer(&value, 1, MAX_MILLIS).map(Millis).ok_or_else(|| {
+      serde::de::Error::custom(format!(
+        "must be a positive integer number of milliseconds up to {MAX_MILLIS}, got {}",
+        shown(&value)
+      ))
+    })
+  }
+}
+
+/// [`Millis`] with a default of `DEFAULT` ms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Timeout<const DEFAULT: u64>(pub Millis);
+
+impl<const DEFAULT: u64> Default for Timeout<DEFAULT> {
+  fn default() -> Self {
+    Timeout(Millis(DEFAULT))
+  }
+}
+
+impl<const DEFAULT: u64> Timeout<DEFAULT> {
+  /// As a duration.
+  pub fn duration(self) -> Duration {
+    self.0.duration()
+  }
+}
+
+/// A boolean, `DEFAULT` when not given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Flag<const DEFAULT: bool>(pub bool);
+
+impl<const DEFAULT: bool> Default for Flag<DEFAULT> {
+  fn default() -> Self {
+    Flag(DEFAULT)
+  }
+}
+
+/// Longest identifier PostgreSQL keeps (NAMEDATALEN - 1 bytes).
+const MAX_IDENTIFIER_BYTES: usize = 63;
+
+/// A schema name: 1 to 63 bytes, no U+0000 (anything else is fine: it is always quoted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaName(pub String);
+
+impl<'de> Deserialize<'de> for SchemaName {
+  fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+    let name = match Value::deserialize(deserializer)? {
+      Value::String(name) => name,
+      other => {
+        return Err(serde::de::Error::custom(format!(
+          "expected a string, got {}",
+          shown(&other)
+        )))
+      }
+    };
+    if name.is_empty() || name.len() > MAX_IDENTIFIER_BYTES {
+      return Err(serde::de::Error::custom(format!(
+        "must be 1 to {MAX_IDENTIFIER_BYTES} bytes long, got {}",
+        name.len()
+      )));
+    }
+    if name.contains('\0') {
+      return Err(serde::de::Error::custom("must not contain the character U+0000"));
+    }
+    Ok(SchemaName(name))
+  }
+}
+
+/// An integer value within `min..=max` (a JS number with no fraction).
+fn integer(value: &Value, min: u64, max: u64) -> Option<u64> {
+  let number = value.as_f64()?;
+  (number.fract() == 0.0 && number >= min as f64 && number <= max as f64).then_some(number as u64)
+}
+
+/// A value as error messages show it: short JSON, or its kind when long.
+fn shown(value: &Value) -> String {
+  let text = value.to_string();
+  if text.len() <= 40 {
+    text
+  } else {
+    match value {
+      Value::String(_) => format!("a string of {} bytes", text.len() - 2),
+      Value::Array(_) => "an array".into(),
+      Value::Object(_) => "an object".into(),
+      _ => "a long value".into(),
+    }
+  }
+}
+
+/// serde's message without its " at line 1 column 9" suffix.
+fn clean(error: &serde_json::Error) -> String {
+  let text = error.to_string();
+  match text.rsplit_once(" at line ") {
+    Some((message, _)) => message.to_string(),
+    None => text,
   }
 }
 
 /// Reads one environment variable; injected so tests do not depend on the process environment.
 pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
-/// The process environment, for production use.
+/// The process environment (empty values count as unset).
 pub fn process_env(name: &str) -> Option<String> {
   std::env::var(name).ok().filter(|value| !value.is_empty())
 }
 
-/// Parses the options object (as JSON text) handed over by the JS face.
-pub fn parse_options(json: &str) -> Result<Map<String, Value>> {
-  match serde_json::from_str::<Value>(json) {
-    Ok(Value::Object(map)) => Ok(map),
-    Ok(Value::Null) => Ok(Map::new()),
-    Ok(_) => Err(Error::config("config", "expected an object")),
-    Err(e) => Err(Error::config("config", format!("not valid JSON: {e}"))),
-  }
+/// Parses the options object (JSON text from the JS face) into [`Options`], naming the field of
+/// any error. `null` members count as not given.
+pub fn parse_options(json: &str) -> Result<Options> {
+  let mut map = match serde_json::from_str::<Value>(json) {
+    Ok(Value::Object(map)) => map,
+    Ok(Value::Null) => return Ok(Options::default()),
+    Ok(other) => {
+      return Err(Error::config(
+        "config",
+        format!("expected an object, got {}", shown(&other)),
+      ))
+    }
+    Err(e) => return Err(Error::config("config", format!("not valid JSON: {}", clean(&e)))),
+  };
+  map.retain(|_, value| !value.is_null());
+  serde_path_to_error::deserialize(Value::Object(map)).map_err(|error| {
+    let path = error.path().to_string();
+    let message = clean(error.inner());
+    // An unknown option is reported at the root: name it from serde's message.
+    let field = match message.strip_prefix("unknown field `") {
+      Some(rest) if path == "." => rest.split('`').next().unwrap_or_default().to_string(),
+      _ => path,
+    };
+    Error::config(
+      field,
+      message
+        .replace("unknown field", "unknown option")
+        .replace("expected one of", "the options are"),
+    )
+  })
 }
 
-/// Applies what `initialize(config)` may change: a `postgres://` `location` replaces the
-/// connection, `options.poolSize` / `options.sslMode` override. Any other location is ignored.
-pub fn apply_initialize_overrides(base: &Map<String, Value>, overrides: &Map<String, Value>) -> Map<String, Value> {
-  let mut merged = base.clone();
-  if let Some(Value::String(location)) = overrides.get("location") {
-    if is_postgres_url(location) {
-      merged.insert("connectionString".into(), Value::String(location.clone()));
+/// Applies what `initialize(config)` may change, the one list of it: a `postgres://` `location`
+/// replaces the connection URL; `options.poolSize` and `options.sslMode` override. Anything
+/// else in `config` (a file-path location, `ttl`, `maxSize`, other `options` keys) is not ours.
+pub fn with_initialize_overrides(base: &Options, overrides_json: &str) -> Result<Options> {
+  #[derive(Deserialize)]
+  #[serde(rename_all = "camelCase")]
+  struct Overrides {
+    location: Option<Value>,
+    options: Option<InitializeOptions>,
+  }
+  #[derive(Deserialize)]
+  #[serde(rename_all = "camelCase")]
+  struct InitializeOptions {
+    pool_size: Option<Count<1, 10_000, 10>>,
+    ssl_mode: Option<SslMode>,
+  }
+  let overrides: Overrides = serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(overrides_json))
+    .map_err(|error| Error::config(format!("initialize config.{}", error.path()), clean(error.inner())))?;
+  let mut options = base.clone();
+  if let Some(Value::String(location)) = overrides.location {
+    if url::is_postgres_url(&location) {
+      options.connection_string = Some(Secret::new(location));
     }
   }
-  if let Some(Value::Object(options)) = overrides.get("options") {
-    for key in ["poolSize", "sslMode"] {
-      if let Some(value) = options.get(key) {
-        if !value.is_null() {
-          merged.insert(key.into(), value.clone());
-        }
-      }
+  if let Some(initialize) = overrides.options {
+    if let Some(pool_size) = initialize.pool_size {
+      options.pool_size = pool_size;
+    }
+    if let Some(mode) = initialize.ssl_mode {
+      options.ssl_mode = Some(mode);
     }
   }
-  merged
+  Ok(options)
 }
 
-/// True for `postgres://` and `postgresql://` URLs.
-pub fn is_postgres_url(text: &str) -> bool {
-  let lower = text.trim_start().to_ascii_lowercase();
-  lower.starts_with("postgres://") || lower.starts_with("postgresql://")
-}
-
-/// Resolves options + environment + defaults into a validated [`Config`].
-pub fn resolve(options: &Map<String, Value>, env: EnvLookup<'_>) -> Result<Config> {
-  let url = match options.get("connectionString") {
-    None | Some(Value::Null) => None,
-    Some(Value::String(text)) => Some(parse_url("connectionString", text)?),
-    Some(_) => return Err(Error::config("connectionString", "expected a postgres:// URL string")),
+/// Resolves options, URL, `DATABASE_URL`, environment and defaults into a [`Config`].
+pub fn resolve(options: &Options, env: EnvLookup<'_>) -> Result<Config> {
+  let url = match &options.connection_string {
+    Some(text) => url::parse("connectionString", text.expose())?,
+    None => UrlParts::default(),
   };
-  let url = url.unwrap_or_default();
-
-  let hosts = match url.hosts.clone() {
-    Some(hosts) => hosts,
-    None => match options.get("host") {
-      None | Some(Value::Null) => env("PGHOST")
-        .map(|text| split_list(&text))
-        .unwrap_or_else(|| vec![DEFAULT_HOST.to_string()]),
-      Some(value) => host_list(value)?,
-    },
+  let database_url = match env("DATABASE_URL") {
+    Some(text) => url::parse("DATABASE_URL", &text)?,
+    None => UrlParts::default(),
   };
-  let ports = match url.ports.clone() {
+  let var = |name: &str| env(name);
+
+  let hosts = first([
+    url.hosts.clone(),
+    options.host.clone().map(|hosts| hosts.0),
+    database_url.hosts.clone(),
+    var("PGHOST")
+      .map(|text| split_list(&text))
+      .filter(|hosts| !hosts.is_empty()),
+  ])
+  .unwrap_or_else(|| vec!["localhost".into()]);
+  let ports = match first([
+    url.ports.clone(),
+    options.port.clone().map(|ports| ports.0),
+    database_url.ports.clone(),
+  ]) {
     Some(ports) => ports,
-    None => match options.get("port") {
-      None | Some(Value::Null) => match env("PGPORT") {
-        Some(text) => split_list(&text)
-          .iter()
-          .map(|part| parse_port("PGPORT", part))
-          .collect::<Result<Vec<_>>>()?,
-        None => vec![DEFAULT_PORT],
-      },
-      Some(Value::Array(items)) => items
+    None => match var("PGPORT") {
+      Some(text) => split_list(&text)
         .iter()
-        .map(|item| port_value("port", item))
-        .collect::<Result<Vec<_>>>()?,
-      Some(value) => vec![port_value("port", value)?],
+        .map(|part| part.parse::<u16>().ok().filter(|port| *port > 0))
+        .collect::<Option<Vec<u16>>>()
+        .ok_or_else(|| {
+          Error::config(
+            "PGPORT",
+            format!("must be a port or a comma-separated list, got {text:?}"),
+          )
+        })?,
+      None => vec![5432],
     },
   };
   if ports.len() != 1 && ports.len() != hosts.len() {
@@ -254,24 +545,27 @@ pub fn resolve(options: &Map<String, Value>, env: EnvLookup<'_>) -> Result<Confi
       ),
     ));
   }
-
-  let database = pick_string(
+  let database = first([
     url.database.clone(),
-    options,
-    "database",
-    env,
-    "PGDATABASE",
-    DEFAULT_DATABASE,
-  )?;
-  let user = pick_string(url.user.clone(), options, "user", env, "PGUSER", DEFAULT_USER)?;
-  let password = pick_string(
+    options.database.clone(),
+    database_url.database.clone(),
+    var("PGDATABASE"),
+  ])
+  .unwrap_or_else(|| "smalltalk".into());
+  let user = first([
+    url.user.clone(),
+    options.user.clone(),
+    database_url.user.clone(),
+    var("PGUSER"),
+  ])
+  .unwrap_or_else(|| "postgres".into());
+  let password = first([
     url.password.clone(),
-    options,
-    "password",
-    env,
-    "PGPASSWORD",
-    DEFAULT_PASSWORD,
-  )?;
+    options.password.clone(),
+    database_url.password.clone(),
+    var("PGPASSWORD").map(Secret::new),
+  ])
+  .unwrap_or_else(|| Secret::new("postgres"));
   if database.is_empty() {
     return Err(Error::config("database", "must not be empty"));
   }
@@ -279,276 +573,13 @@ pub fn resolve(options: &Map<String, Value>, env: EnvLookup<'_>) -> Result<Confi
     return Err(Error::config("user", "must not be empty"));
   }
 
-  let pool_size = match options.get("poolSize") {
-    None | Some(Value::Null) => DEFAULT_POOL_SIZE,
-    Some(value) => {
-      let size = integer("poolSize", value)?;
-      if size < 1 || size > MAX_POOL_SIZE as i64 {
-        return Err(Error::config(
-          "poolSize",
-          format!("must be an integer from 1 to {MAX_POOL_SIZE}, got {value}"),
-        ));
-      }
-      size as usize
-    }
-  };
-
-  let (ssl_mode, ssl_ca_pem) = resolve_ssl(&url, options, env)?;
-  let ssl_root_cert = match url.ssl_root_cert.clone() {
-    Some(path) => Some(path),
-    None => match options.get("sslRootCert") {
-      None | Some(Value::Null) => env("PGSSLROOTCERT"),
-      Some(Value::String(path)) => Some(path.clone()),
-      Some(_) => return Err(Error::config("sslRootCert", "expected a file path string")),
-    },
-  }
-  .map(PathBuf::from);
-
-  let connect_timeout = match url.connect_timeout_s {
-    Some(seconds) => Duration::from_secs(seconds),
-    None => duration_ms(
-      options,
-      "connectTimeoutMs",
-      env("PGCONNECT_TIMEOUT"),
-      DEFAULT_CONNECT_TIMEOUT_MS,
-    )?,
-  };
-  let acquire_timeout = duration_ms(options, "acquireTimeoutMs", None, DEFAULT_ACQUIRE_TIMEOUT_MS)?;
-  let statement_timeout = optional_duration_ms(options, "statementTimeoutMs")?;
-  let purge_interval = optional_duration_ms(options, "purgeIntervalMs")?;
-  let schema = match options.get("schema") {
-    None | Some(Value::Null) => None,
-    Some(Value::String(name)) => {
-      crate::schema::check_schema_name(name)?;
-      Some(name.clone())
-    }
-    Some(other) => {
-      return Err(Error::config(
-        "schema",
-        format!("expected a string, got {}", type_name(other)),
-      ))
-    }
-  };
-  let statement_cache = match options.get("statementCache") {
-    None | Some(Value::Null) => true,
-    Some(Value::Bool(enabled)) => *enabled,
-    Some(other) => {
-      return Err(Error::config(
-        "statementCache",
-        format!("expected a boolean, got {}", type_name(other)),
-      ))
-    }
-  };
-  let toast_compression = match options.get("toastCompression") {
-    None | Some(Value::Null) => ToastCompression::Lz4,
-    Some(Value::String(text)) => match text.as_str() {
-      "lz4" => ToastCompression::Lz4,
-      "pglz" => ToastCompression::Pglz,
-      "server" => ToastCompression::Server,
-      other => {
-        return Err(Error::config(
-          "toastCompression",
-          format!("expected lz4, pglz or server, got {other:?}"),
-        ))
-      }
-    },
-    Some(other) => {
-      return Err(Error::config(
-        "toastCompression",
-        format!("expected a string, got {}", type_name(other)),
-      ))
-    }
-  };
-  let target_session_attrs = match url.target_session_attrs {
-    Some(attrs) => attrs,
-    None => match options.get("targetSessionAttrs") {
-      None | Some(Value::Null) => match env("PGTARGETSESSIONATTRS") {
-        Some(text) => SessionAttrs::parse("PGTARGETSESSIONATTRS", &text)?,
-        None => SessionAttrs::Any,
-      },
-      Some(Value::String(text)) => SessionAttrs::parse("targetSessionAttrs", text)?,
-      Some(other) => {
-        return Err(Error::config(
-          "targetSessionAttrs",
-          format!("expected a string, got {}", type_name(other)),
-        ))
-      }
-    },
-  };
-  let application_name = pick_string(
-    url.application_name.clone(),
-    options,
-    "applicationName",
-    env,
-    "PGAPPNAME",
-    DEFAULT_APPLICATION_NAME,
-  )?;
-
-  Ok(Config {
-    hosts,
-    ports,
-    database,
-    user,
-    password,
-    pool_size,
-    ssl_mode,
-    ssl_root_cert,
-    ssl_ca_pem,
-    connect_timeout,
-    acquire_timeout,
-    application_name,
-    statement_timeout,
-    purge_interval,
-    schema,
-    statement_cache,
-    target_session_attrs,
-    toast_compression,
-  })
-}
-
-fn resolve_ssl(url: &UrlParts, options: &Map<String, Value>, env: EnvLookup<'_>) -> Result<(SslMode, Option<String>)> {
-  let mut ca_pem = None;
-  // `ssl` as pg has it: true/false, or an object whose `rejectUnauthorized: false` means "encrypt, do not verify".
-  let from_ssl_option = match options.get("ssl") {
-    None | Some(Value::Null) => None,
-    Some(Value::Bool(true)) => Some(SslMode::Require),
-    Some(Value::Bool(false)) => Some(SslMode::Disable),
-    Some(Value::Object(tls)) => {
-      match tls.get("ca") {
-        None | Some(Value::Null) => {}
-        Some(Value::String(pem)) => ca_pem = Some(pem.clone()),
-        Some(_) => return Err(Error::config("ssl.ca", "expected PEM text")),
-      }
-      match tls.get("rejectUnauthorized") {
-        Some(Value::Bool(false)) => Some(SslMode::Require),
-        None | Some(Value::Null) | Some(Value::Bool(true)) => Some(SslMode::VerifyFull),
-        Some(_) => return Err(Error::config("ssl.rejectUnauthorized", "expected a boolean")),
-      }
-    }
-    Some(_) => return Err(Error::config("ssl", "expected a boolean or an object")),
-  };
-  let mode = if let Some(mode) = url.ssl_mode {
-    mode
-  } else if let Some(value) = options.get("sslMode").filter(|v| !v.is_null()) {
-    match value {
-      Value::String(text) => SslMode::parse("sslMode", text)?,
-      _ => return Err(Error::config("sslMode", "expected a string")),
-    }
-  } else if let Some(mode) = from_ssl_option {
-    mode
-  } else if let Some(text) = env("PGSSLMODE") {
-    SslMode::parse("PGSSLMODE", &text)?
-  } else {
-    SslMode::Disable
-  };
-  Ok((mode, ca_pem))
-}
-
-fn pick_string(
-  from_url: Option<String>,
-  options: &Map<String, Value>,
-  field: &str,
-  env: EnvLookup<'_>,
-  env_name: &str,
-  default: &str,
-) -> Result<String> {
-  if let Some(value) = from_url {
-    return Ok(value);
-  }
-  match options.get(field) {
-    None | Some(Value::Null) => Ok(env(env_name).unwrap_or_else(|| default.to_string())),
-    Some(Value::String(text)) => Ok(text.clone()),
-    Some(other) => Err(Error::config(
-      field,
-      format!("expected a string, got {}", type_name(other)),
-    )),
-  }
-}
-
-fn host_list(value: &Value) -> Result<Vec<String>> {
-  let hosts = match value {
-    Value::String(text) => split_list(text),
-    Value::Array(items) => items
-      .iter()
-      .map(|item| match item {
-        Value::String(text) if !text.trim().is_empty() => Ok(text.trim().to_string()),
-        _ => Err(Error::config("host", "expected every host to be a non-empty string")),
-      })
-      .collect::<Result<Vec<_>>>()?,
-    other => {
-      return Err(Error::config(
-        "host",
-        format!("expected a string or an array of strings, got {}", type_name(other)),
-      ))
-    }
-  };
-  if hosts.is_empty() {
-    return Err(Error::config("host", "must not be empty"));
-  }
-  Ok(hosts)
-}
-
-fn split_list(text: &str) -> Vec<String> {
-  text
-    .split(',')
-    .map(str::trim)
-    .filter(|part| !part.is_empty())
-    .map(str::to_string)
-    .collect()
-}
-
-fn port_value(field: &str, value: &Value) -> Result<u16> {
-  match value {
-    Value::String(text) => parse_port(field, text),
-    Value::Number(_) => {
-      let port = integer(field, value)?;
-      u16::try_from(port)
-        .ok()
-        .filter(|port| *port > 0)
-        .ok_or_else(|| Error::config(field, format!("must be an integer from 1 to 65535, got {port}")))
-    }
-    other => Err(Error::config(
-      field,
-      format!("expected a number, got {}", type_name(other)),
-    )),
-  }
-}
-
-fn parse_port(field: &str, text: &str) -> Result<u16> {
-  text
-    .trim()
-    .parse::<u16>()
-    .ok()
-    .filter(|port| *port > 0)
-    .ok_or_else(|| Error::config(field, format!("must be an integer from 1 to 65535, got {text:?}")))
-}
-
-fn integer(field: &str, value: &Value) -> Result<i64> {
-  match value {
-    Value::Number(number) => {
-      if let Some(int) = number.as_i64() {
-        return Ok(int);
-      }
-      match number.as_f64() {
-        Some(float) if float.fract() == 0.0 && float.abs() < 9.0e15 => Ok(float as i64),
-        _ => Err(Error::config(field, format!("expected an integer, got {number}"))),
-      }
-    }
-    other => Err(Error::config(
-      field,
-      format!("expected an integer, got {}", type_name(other)),
-    )),
-  }
-}
-
-fn duration_ms(
-  options: &Map<String, Value>,
-  field: &str,
-  env_seconds: Option<String>,
-  default_ms: u64,
-) -> Result<Duration> {
-  match options.get(field) {
-    None | Some(Value::Null) => match env_seconds {
+  let connect_timeout = match first([
+    url.connect_timeout_s.map(Duration::from_secs),
+    options.connect_timeout_ms.map(Millis::duration),
+    database_url.connect_timeout_s.map(Duration::from_secs),
+  ]) {
+    Some(timeout) => timeout,
+    None => match var("PGCONNECT_TIMEOUT") {
       Some(text) => text
         .trim()
         .parse::<u64>()
@@ -557,206 +588,87 @@ fn duration_ms(
         .map(Duration::from_secs)
         .ok_or_else(|| {
           Error::config(
-            field,
-            format!("environment value {text:?} is not a positive number of seconds"),
+            "PGCONNECT_TIMEOUT",
+            format!("must be a positive number of seconds, got {text:?}"),
           )
-        }),
-      None => Ok(Duration::from_millis(default_ms)),
+        })?,
+      None => Duration::from_secs(10),
     },
-    Some(value) => {
-      let ms = integer(field, value)?;
-      if ms <= 0 {
-        return Err(Error::config(
-          field,
-          format!("must be a positive number of milliseconds, got {ms}"),
-        ));
-      }
-      Ok(Duration::from_millis(ms as u64))
-    }
-  }
-}
-
-fn optional_duration_ms(options: &Map<String, Value>, field: &str) -> Result<Option<Duration>> {
-  match options.get(field) {
-    None | Some(Value::Null) => Ok(None),
-    Some(value) => {
-      let ms = integer(field, value)?;
-      if ms <= 0 || ms > i64::from(i32::MAX) {
-        return Err(Error::config(
-          field,
-          format!("must be a positive number of milliseconds up to {}, got {ms}", i32::MAX),
-        ));
-      }
-      Ok(Some(Duration::from_millis(ms as u64)))
-    }
-  }
-}
-
-fn type_name(value: &Value) -> &'static str {
-  match value {
-    Value::Null => "null",
-    Value::Bool(_) => "a boolean",
-    Value::Number(_) => "a number",
-    Value::String(_) => "a string",
-    Value::Array(_) => "an array",
-    Value::Object(_) => "an object",
-  }
-}
-
-/// What a connection URL says; `None` fields fall through to options and environment.
-#[derive(Debug, Default, Clone, PartialEq)]
-pub struct UrlParts {
-  pub hosts: Option<Vec<String>>,
-  pub ports: Option<Vec<u16>>,
-  pub user: Option<String>,
-  pub password: Option<String>,
-  pub database: Option<String>,
-  pub ssl_mode: Option<SslMode>,
-  pub ssl_root_cert: Option<String>,
-  pub connect_timeout_s: Option<u64>,
-  pub application_name: Option<String>,
-  pub target_session_attrs: Option<SessionAttrs>,
-}
-
-/// Parses `postgres[ql]://[user[:password]@][host[:port][,...]][/database][?param=value&...]`.
-/// Error messages never repeat the URL (it may carry a password).
-pub fn parse_url(field: &str, url: &str) -> Result<UrlParts> {
-  let url = url.trim();
-  let rest = strip_scheme(url)
-    .ok_or_else(|| Error::config(field, "expected a URL starting with postgres:// or postgresql://"))?;
-  let (before_query, query) = match rest.split_once('?') {
-    Some((head, query)) => (head, Some(query)),
-    None => (rest, None),
   };
-  let (authority, path) = match before_query.find('/') {
-    Some(slash) => (&before_query[..slash], Some(&before_query[slash + 1..])),
-    None => (before_query, None),
+  let application_name = first([
+    url.application_name.clone(),
+    options.application_name.clone(),
+    database_url.application_name.clone(),
+    var("PGAPPNAME"),
+  ])
+  .unwrap_or_else(|| "smalltalk-postgres-storage".into());
+  let target_session_attrs = match first([
+    url.target_session_attrs,
+    options.target_session_attrs,
+    database_url.target_session_attrs,
+  ]) {
+    Some(attrs) => attrs,
+    None => match var("PGTARGETSESSIONATTRS") {
+      Some(text) => SessionAttrs::parse(&text).ok_or_else(|| {
+        Error::config(
+          "PGTARGETSESSIONATTRS",
+          format!("expected {}, got {text:?}", SessionAttrs::EXPECTED),
+        )
+      })?,
+      None => SessionAttrs::Any,
+    },
   };
-  let mut parts = UrlParts::default();
-  let hostlist = match authority.rfind('@') {
-    Some(at) => {
-      let userinfo = &authority[..at];
-      let (user, password) = match userinfo.split_once(':') {
-        Some((user, password)) => (user, Some(password)),
-        None => (userinfo, None),
-      };
-      if !user.is_empty() {
-        parts.user = Some(percent_decode(field, user)?);
-      }
-      if let Some(password) = password {
-        parts.password = Some(percent_decode(field, password)?);
-      }
-      &authority[at + 1..]
-    }
-    None => authority,
+
+  Ok(Config {
+    hosts,
+    ports,
+    database,
+    user,
+    password,
+    tls: resolve_tls(options, &url, &database_url, env)?,
+    connect_timeout,
+    application_name,
+    target_session_attrs,
+    options: options.clone(),
+  })
+}
+
+/// The TLS mode: the strictest of the explicit settings (the URL's `sslmode`, `sslMode`, `ssl`),
+/// else `DATABASE_URL`'s `sslmode`, else `PGSSLMODE`, else `disable`.
+fn resolve_tls(options: &Options, url: &UrlParts, database_url: &UrlParts, env: EnvLookup<'_>) -> Result<Tls> {
+  let explicit = [url.ssl_mode, options.ssl_mode, options.ssl.as_ref().map(Ssl::mode)];
+  let mode = match explicit.into_iter().flatten().max() {
+    Some(mode) => mode,
+    None => match database_url.ssl_mode {
+      Some(mode) => mode,
+      None => match env("PGSSLMODE") {
+        Some(text) => SslMode::parse(&text)
+          .ok_or_else(|| Error::config("PGSSLMODE", format!("expected {}, got {text:?}", SslMode::EXPECTED)))?,
+        None => SslMode::Disable,
+      },
+    },
   };
-  if !hostlist.is_empty() {
-    let mut hosts = Vec::new();
-    let mut ports = Vec::new();
-    for entry in hostlist.split(',') {
-      let (host, port) = split_host_port(field, entry)?;
-      if !host.is_empty() {
-        hosts.push(percent_decode(field, host)?);
-      }
-      if let Some(port) = port {
-        ports.push(parse_port(field, port)?);
-      }
-    }
-    if !hosts.is_empty() {
-      parts.hosts = Some(hosts);
-    }
-    if !ports.is_empty() {
-      parts.ports = Some(ports);
-    }
-  }
-  if let Some(path) = path {
-    if !path.is_empty() {
-      parts.database = Some(percent_decode(field, path)?);
-    }
-  }
-  for pair in query.unwrap_or("").split('&').filter(|pair| !pair.is_empty()) {
-    let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-    let value = percent_decode(field, value)?;
-    match key {
-      "sslmode" => parts.ssl_mode = Some(SslMode::parse(&format!("{field} sslmode"), &value)?),
-      "sslrootcert" => parts.ssl_root_cert = Some(value),
-      "connect_timeout" => {
-        let seconds = value
-          .parse::<u64>()
-          .ok()
-          .filter(|seconds| *seconds > 0)
-          .ok_or_else(|| Error::config(field, format!("connect_timeout must be a positive number of seconds, got {value:?}")))?;
-        parts.connect_timeout_s = Some(seconds);
-      }
-      "application_name" => parts.application_name = Some(value),
-      "host" => parts.hosts = Some(split_list(&value)),
-      "port" => parts.ports = Some(split_list(&value).iter().map(|p| parse_port(field, p)).collect::<Result<_>>()?),
-      "user" => parts.user = Some(value),
-      "password" => parts.password = Some(value),
-      "dbname" => parts.database = Some(value),
-      "target_session_attrs" => {
-        parts.target_session_attrs = Some(SessionAttrs::parse(&format!("{field} target_session_attrs"), &value)?)
-      }
-      other => {
-        return Err(Error::config(
-          field,
-          format!(
-            "unsupported URL parameter {other:?} (supported: sslmode, sslrootcert, connect_timeout, application_name, host, port, user, password, dbname, target_session_attrs)"
-          ),
-        ))
-      }
-    }
-  }
-  Ok(parts)
+  let ca_pem = match &options.ssl {
+    Some(Ssl::Options(ssl)) => ssl.ca.clone(),
+    _ => None,
+  };
+  let root_cert = first([
+    url.ssl_root_cert.clone(),
+    options.ssl_root_cert.clone(),
+    database_url.ssl_root_cert.clone(),
+    env("PGSSLROOTCERT"),
+  ])
+  .map(PathBuf::from);
+  Ok(Tls {
+    mode,
+    ca_pem,
+    root_cert,
+  })
 }
 
-fn strip_scheme(url: &str) -> Option<&str> {
-  for scheme in ["postgresql://", "postgres://"] {
-    if url.len() >= scheme.len() && url[..scheme.len()].eq_ignore_ascii_case(scheme) {
-      return Some(&url[scheme.len()..]);
-    }
-  }
-  None
-}
-
-fn split_host_port<'a>(field: &str, entry: &'a str) -> Result<(&'a str, Option<&'a str>)> {
-  if let Some(bracketed) = entry.strip_prefix('[') {
-    let close = bracketed
-      .find(']')
-      .ok_or_else(|| Error::config(field, "unterminated [ in an IPv6 host"))?;
-    let host = &bracketed[..close];
-    let after = &bracketed[close + 1..];
-    return match after.strip_prefix(':') {
-      Some(port) => Ok((host, Some(port))),
-      None if after.is_empty() => Ok((host, None)),
-      None => Err(Error::config(field, "unexpected text after an IPv6 host")),
-    };
-  }
-  match entry.rsplit_once(':') {
-    Some((host, port)) => Ok((host, Some(port))),
-    None => Ok((entry, None)),
-  }
-}
-
-fn percent_decode(field: &str, text: &str) -> Result<String> {
-  let bytes = text.as_bytes();
-  let mut out = Vec::with_capacity(bytes.len());
-  let mut index = 0;
-  while index < bytes.len() {
-    if bytes[index] == b'%' {
-      let hex = bytes
-        .get(index + 1..index + 3)
-        .and_then(|pair| std::str::from_utf8(pair).ok())
-        .and_then(|pair| u8::from_str_radix(pair, 16).ok())
-        .ok_or_else(|| Error::config(field, "invalid percent-encoding in the URL"))?;
-      out.push(hex);
-      index += 3;
-    } else {
-      out.push(bytes[index]);
-      index += 1;
-    }
-  }
-  String::from_utf8(out).map_err(|_| Error::config(field, "the URL decodes to invalid UTF-8"))
+/// The first given value.
+fn first<T, const N: usize>(candidates: [Option<T>; N]) -> Option<T> {
+  candidates.into_iter().flatten().next()
 }
 
 #[cfg(test)]
@@ -768,203 +680,228 @@ mod tests {
     None
   }
 
-  fn opts(value: Value) -> Map<String, Value> {
-    value.as_object().cloned().unwrap()
+  fn options(value: Value) -> Options {
+    parse_options(&value.to_string()).unwrap()
+  }
+
+  fn config(value: Value) -> Config {
+    resolve(&options(value), &no_env).unwrap()
   }
 
   #[test]
   fn defaults_are_the_contracts() {
-    let config = resolve(&Map::new(), &no_env).unwrap();
+    let config = config(json!({}));
     assert_eq!(config.hosts, vec!["localhost"]);
     assert_eq!(config.ports, vec![5432]);
     assert_eq!(config.database, "smalltalk");
     assert_eq!(config.user, "postgres");
-    assert_eq!(config.password, "postgres");
-    assert_eq!(config.pool_size, 10);
-    assert_eq!(config.ssl_mode, SslMode::Disable);
+    assert_eq!(config.password.expose(), "postgres");
+    assert_eq!(config.options.pool_size.0, 10);
+    assert_eq!(config.tls.mode, SslMode::Disable);
+    assert_eq!(config.connect_timeout, Duration::from_secs(10));
+    assert_eq!(config.options.acquire_timeout_ms.duration(), Duration::from_secs(10));
+    assert_eq!(config.options.statement_timeout_ms, None);
+    assert_eq!(config.options.purge_interval_ms, None);
+    assert_eq!(config.options.schema, None);
+    assert!(config.options.statement_cache.0);
+    assert_eq!(config.target_session_attrs, SessionAttrs::Any);
+    assert_eq!(config.options.toast_compression, ToastCompression::Lz4);
+    assert_eq!(config.application_name, "smalltalk-postgres-storage");
   }
 
   #[test]
-  fn explicit_options_beat_environment() {
+  fn each_field_comes_from_the_url_then_the_option_then_database_url_then_pg_variables() {
     let env = |name: &str| match name {
+      "DATABASE_URL" => Some("postgres://urluser:urlpass@urlhost:7000/urldb?sslmode=require".to_string()),
       "PGHOST" => Some("envhost".to_string()),
       "PGPORT" => Some("6000".to_string()),
       "PGDATABASE" => Some("envdb".to_string()),
       "PGUSER" => Some("envuser".to_string()),
+      "PGAPPNAME" => Some("envapp".to_string()),
       _ => None,
     };
-    let config = resolve(&opts(json!({"host": "h", "database": "d"})), &env).unwrap();
+    let config = resolve(&options(json!({"host": "h", "database": "d"})), &env).unwrap();
     assert_eq!(config.hosts, vec!["h"]);
-    assert_eq!(config.ports, vec![6000]);
+    assert_eq!(config.ports, vec![7000]);
     assert_eq!(config.database, "d");
-    assert_eq!(config.user, "envuser");
-  }
-
-  #[test]
-  fn url_beats_explicit_options() {
-    let options = opts(json!({
-      "host": "ignored", "user": "ignored", "poolSize": 3,
-      "connectionString": "postgresql://app:p%40ss@db.example:6543/sessions?sslmode=require&application_name=x"
-    }));
-    let config = resolve(&options, &no_env).unwrap();
-    assert_eq!(config.hosts, vec!["db.example"]);
-    assert_eq!(config.ports, vec![6543]);
-    assert_eq!(config.user, "app");
-    assert_eq!(config.password, "p@ss");
-    assert_eq!(config.database, "sessions");
-    assert_eq!(config.ssl_mode, SslMode::Require);
-    assert_eq!(config.application_name, "x");
-    assert_eq!(config.pool_size, 3);
-  }
-
-  #[test]
-  fn url_forms() {
-    let parts = parse_url("u", "postgres://a:1,b:2,[::1]:3/db").unwrap();
-    assert_eq!(parts.hosts.unwrap(), vec!["a", "b", "::1"]);
-    assert_eq!(parts.ports.unwrap(), vec![1, 2, 3]);
-    let parts = parse_url("u", "postgres:///db?host=%2Fvar%2Frun%2Fpostgresql").unwrap();
-    assert_eq!(parts.hosts.unwrap(), vec!["/var/run/postgresql"]);
-    assert_eq!(parts.database.unwrap(), "db");
-    let parts = parse_url("u", "POSTGRESQL://localhost").unwrap();
-    assert_eq!(parts.database, None);
+    assert_eq!(config.user, "urluser");
+    assert_eq!(config.password.expose(), "urlpass");
+    assert_eq!(config.tls.mode, SslMode::Require);
+    assert_eq!(config.application_name, "envapp");
+    let config = resolve(
+      &options(json!({"host": "ignored", "connectionString": "postgres://c@chost/cdb"})),
+      &env,
+    )
+    .unwrap();
+    assert_eq!(config.hosts, vec!["chost"]);
+    assert_eq!(config.user, "c");
+    assert_eq!(config.database, "cdb");
+    let without_url = |name: &str| if name == "DATABASE_URL" { None } else { env(name) };
+    let config = resolve(&Options::default(), &without_url).unwrap();
     assert_eq!(
-      parse_url("u", "postgres://h/db?sslmode=verify-full").unwrap().ssl_mode,
-      Some(SslMode::VerifyFull)
+      (config.hosts, config.ports, config.database, config.user),
+      (
+        vec!["envhost".to_string()],
+        vec![6000],
+        "envdb".to_string(),
+        "envuser".to_string()
+      )
     );
   }
 
   #[test]
-  fn url_errors_never_echo_the_password() {
-    for bad in [
-      "mysql://u:topsecret@h/db",
-      "postgres://u:topsecret@h:notaport/db",
-      "postgres://u:topsecret@h/db?sslmode=sometimes",
-      "postgres://u:topsecret@h/db?bogus=1",
-      "postgres://u:top%ZZsecret@h/db",
-    ] {
-      let error = parse_url("connectionString", bad).unwrap_err();
-      assert_eq!(error.code(), "E_CONFIG");
-      assert!(!error.to_string().contains("topsecret"), "{error}");
-      assert!(error.to_string().contains("connectionString"), "{error}");
-    }
+  fn the_url_beats_the_options() {
+    let config = config(json!({
+      "host": "ignored", "user": "ignored", "poolSize": 3,
+      "connectionString": "postgresql://app:p%40ss@db.example:6543/sessions?sslmode=verify-ca&application_name=x"
+    }));
+    assert_eq!(config.hosts, vec!["db.example"]);
+    assert_eq!(config.ports, vec![6543]);
+    assert_eq!(config.user, "app");
+    assert_eq!(config.password.expose(), "p@ss");
+    assert_eq!(config.database, "sessions");
+    assert_eq!(config.tls.mode, SslMode::VerifyCa);
+    assert_eq!(config.application_name, "x");
+    assert_eq!(config.options.pool_size.0, 3);
   }
 
   #[test]
-  fn bad_options_name_the_field() {
+  fn bad_options_name_the_field_and_show_the_value() {
     let cases = [
-      (json!({"port": "abc"}), "port"),
-      (json!({"port": 70000}), "port"),
-      (json!({"port": true}), "port"),
-      (json!({"poolSize": 0}), "poolSize"),
-      (json!({"poolSize": 2.5}), "poolSize"),
-      (json!({"poolSize": "10"}), "poolSize"),
-      (json!({"host": 5}), "host"),
-      (json!({"host": []}), "host"),
-      (json!({"user": 7}), "user"),
-      (json!({"database": ""}), "database"),
-      (json!({"ssl": "yes"}), "ssl"),
-      (json!({"sslMode": "sometimes"}), "sslMode"),
-      (json!({"connectTimeoutMs": -1}), "connectTimeoutMs"),
-      (json!({"acquireTimeoutMs": 0}), "acquireTimeoutMs"),
-      (json!({"connectionString": 42}), "connectionString"),
-      (json!({"host": ["a", "b", "c"], "port": [1, 2]}), "port"),
-      (json!({"statementTimeoutMs": 0}), "statementTimeoutMs"),
-      (json!({"statementTimeoutMs": "5s"}), "statementTimeoutMs"),
-      (json!({"purgeIntervalMs": -5}), "purgeIntervalMs"),
-      (json!({"schema": ""}), "schema"),
-      (json!({"schema": 5}), "schema"),
-      (json!({"statementCache": "no"}), "statementCache"),
-      (json!({"targetSessionAttrs": "primary"}), "targetSessionAttrs"),
-      (json!({"toastCompression": "zstd"}), "toastCompression"),
+      (json!({"port": "abc"}), "port", "\"abc\""),
+      (json!({"port": 70000}), "port", "70000"),
+      (json!({"port": true}), "port", "true"),
+      (json!({"poolSize": 0}), "poolSize", "from 1 to 10000, got 0"),
+      (json!({"poolSize": 2.5}), "poolSize", "2.5"),
+      (json!({"poolSize": "10"}), "poolSize", "\"10\""),
+      (json!({"max": 0}), "max", "got 0"),
+      (json!({"host": 5}), "host", "5"),
+      (json!({"host": []}), "host", "empty"),
+      (json!({"user": 7}), "user", "7"),
+      (json!({"ssl": "yes"}), "ssl", "\"yes\""),
+      (json!({"ssl": {"cert": "x"}}), "ssl", "cert"),
+      (json!({"sslMode": "sometimes"}), "sslMode", "sometimes"),
+      (json!({"connectTimeoutMs": -1}), "connectTimeoutMs", "-1"),
+      (
+        json!({"connectionTimeoutMillis": 0}),
+        "connectionTimeoutMillis",
+        "got 0",
+      ),
+      (json!({"acquireTimeoutMs": 0}), "acquireTimeoutMs", "got 0"),
+      (json!({"connectionString": 42}), "connectionString", "string"),
+      (json!({"statementTimeoutMs": 0}), "statementTimeoutMs", "0"),
+      (json!({"statementTimeoutMs": "5s"}), "statementTimeoutMs", "\"5s\""),
+      (json!({"purgeIntervalMs": -5}), "purgeIntervalMs", "-5"),
+      (json!({"schema": ""}), "schema", "1 to 63"),
+      (json!({"schema": "x".repeat(64)}), "schema", "64"),
+      (json!({"schema": "a\u{0}b"}), "schema", "U+0000"),
+      (json!({"schema": 5}), "schema", "5"),
+      (json!({"statementCache": "no"}), "statementCache", "\"no\""),
+      (
+        json!({"targetSessionAttrs": "primary"}),
+        "targetSessionAttrs",
+        "primary",
+      ),
+      (json!({"toastCompression": "zstd"}), "toastCompression", "zstd"),
+      (json!({"maxx": 3}), "maxx", "unknown option"),
+      (json!({"idleTimeout": 3}), "idleTimeout", "poolSize"),
     ];
-    for (options, field) in cases {
-      let error = resolve(&opts(options.clone()), &no_env).unwrap_err();
-      assert_eq!(error.code(), "E_CONFIG", "{options}");
-      assert!(error.to_string().contains(field), "{options}: {error}");
+    for (given, field, shows) in cases {
+      let error = parse_options(&given.to_string())
+        .and_then(|options| resolve(&options, &no_env))
+        .unwrap_err();
+      assert_eq!(error.code(), "E_CONFIG", "{given}");
+      let text = error.to_string();
+      assert!(text.contains(&format!("`{field}`")), "{given}: {text}");
+      assert!(text.contains(shows), "{given}: {text}");
     }
+    let error = resolve(&options(json!({"host": ["a", "b", "c"], "port": [1, 2]})), &no_env).unwrap_err();
+    assert!(error.to_string().contains("`port`"), "{error}");
   }
 
   #[test]
-  fn port_accepts_numeric_strings_and_hosts_accept_lists() {
-    let config = resolve(&opts(json!({"port": "5433", "host": "a, b"})), &no_env).unwrap();
+  fn secrets_are_never_shown() {
+    for given in [
+      json!({"password": 12345678}),
+      json!({"connectionString": ["u:12345678@h"]}),
+    ] {
+      let text = parse_options(&given.to_string()).unwrap_err().to_string();
+      assert!(!text.contains("12345678"), "{text}");
+    }
+    let config = config(json!({"password": "hunter2", "connectionString": "postgres://u:s3cr3t@h/d"}));
+    let debug = format!("{config:?}");
+    assert!(!debug.contains("hunter2") && !debug.contains("s3cr3t"), "{debug}");
+    assert!(debug.contains("application_name"), "{debug}");
+  }
+
+  #[test]
+  fn pg_names_are_aliases_and_nulls_are_unset() {
+    let config = config(json!({
+      "max": 3, "connectionTimeoutMillis": 1500, "application_name": "app", "statement_timeout": 250,
+      "host": null, "poolSize": null
+    }));
+    assert_eq!(config.options.pool_size.0, 3);
+    assert_eq!(config.connect_timeout, Duration::from_millis(1500));
+    assert_eq!(config.application_name, "app");
+    assert_eq!(config.options.statement_timeout_ms, Some(Millis(250)));
+    assert_eq!(config.hosts, vec!["localhost"]);
+  }
+
+  #[test]
+  fn ports_accept_numeric_strings_and_hosts_accept_lists() {
+    let config = config(json!({"port": "5433", "host": "a, b"}));
     assert_eq!(config.ports, vec![5433]);
     assert_eq!(config.hosts, vec!["a", "b"]);
-    let config = resolve(&opts(json!({"host": ["a", "b"], "port": [1, 2]})), &no_env).unwrap();
+    let config = self::config(json!({"host": ["a", "b"], "port": [1, 2]}));
     assert_eq!(config.ports, vec![1, 2]);
   }
 
   #[test]
-  fn ssl_option_forms() {
-    let mode = |value: Value| resolve(&opts(value), &no_env).unwrap().ssl_mode;
-    assert_eq!(mode(json!({"ssl": true})), SslMode::Require);
+  fn ssl_true_verifies_and_the_stricter_setting_wins() {
+    let mode = |value: Value| config(value).tls.mode;
+    assert_eq!(mode(json!({"ssl": true})), SslMode::VerifyFull);
+    assert_eq!(mode(json!({"ssl": {}})), SslMode::VerifyFull);
     assert_eq!(mode(json!({"ssl": false})), SslMode::Disable);
     assert_eq!(mode(json!({"ssl": {"rejectUnauthorized": false}})), SslMode::Require);
     assert_eq!(mode(json!({"ssl": {"ca": "PEM"}})), SslMode::VerifyFull);
     assert_eq!(
-      mode(json!({"ssl": true, "sslMode": "verify-full"})),
+      mode(json!({"ssl": {"ca": "PEM"}, "sslMode": "require"})),
       SslMode::VerifyFull
     );
+    assert_eq!(
+      mode(json!({"ssl": {"rejectUnauthorized": false}, "sslMode": "verify-ca"})),
+      SslMode::VerifyCa
+    );
+    assert_eq!(
+      mode(json!({"connectionString": "postgres://h/d?sslmode=require"})),
+      SslMode::Require
+    );
+    assert_eq!(mode(json!({"sslMode": "allow"})), SslMode::Prefer);
     let env = |name: &str| (name == "PGSSLMODE").then(|| "require".to_string());
-    assert_eq!(resolve(&Map::new(), &env).unwrap().ssl_mode, SslMode::Require);
+    assert_eq!(resolve(&Options::default(), &env).unwrap().tls.mode, SslMode::Require);
+    assert_eq!(
+      resolve(&options(json!({"ssl": false})), &env).unwrap().tls.mode,
+      SslMode::Disable
+    );
+    assert_eq!(config(json!({"ssl": {"ca": "PEM"}})).tls.ca_pem.as_deref(), Some("PEM"));
   }
 
   #[test]
-  fn initialize_location_replaces_the_connection_only_when_it_is_a_url() {
-    let base = opts(json!({"host": "a", "poolSize": 5}));
-    let merged = apply_initialize_overrides(&base, &opts(json!({"location": "./test-data", "ttl": 5})));
-    assert_eq!(merged, base);
-    let merged = apply_initialize_overrides(
+  fn initialize_changes_only_its_list() {
+    let base = options(json!({"host": "a", "poolSize": 5}));
+    let same = with_initialize_overrides(&base, r#"{"location": "./test-data", "ttl": 5, "maxSize": 9}"#).unwrap();
+    assert_eq!(same, base);
+    let changed = with_initialize_overrides(
       &base,
-      &opts(json!({"location": "postgres://b/x", "options": {"poolSize": 2}})),
-    );
-    let config = resolve(&merged, &no_env).unwrap();
+      r#"{"location": "postgres://b/x", "options": {"poolSize": 2, "sslMode": "require", "other": 1}}"#,
+    )
+    .unwrap();
+    let config = resolve(&changed, &no_env).unwrap();
     assert_eq!(config.hosts, vec!["b"]);
     assert_eq!(config.database, "x");
-    assert_eq!(config.pool_size, 2);
-  }
-
-  #[test]
-  fn optional_timeouts_default_to_off() {
-    let config = resolve(&Map::new(), &no_env).unwrap();
-    assert_eq!(config.statement_timeout, None);
-    assert_eq!(config.purge_interval, None);
-    let config = resolve(
-      &opts(json!({"statementTimeoutMs": 250, "purgeIntervalMs": 60000})),
-      &no_env,
-    )
-    .unwrap();
-    assert_eq!(config.statement_timeout, Some(Duration::from_millis(250)));
-    assert_eq!(config.purge_interval, Some(Duration::from_secs(60)));
-  }
-
-  #[test]
-  fn scale_out_options() {
-    let config = resolve(&Map::new(), &no_env).unwrap();
-    assert_eq!(config.schema, None);
-    assert!(config.statement_cache);
-    assert_eq!(config.target_session_attrs, SessionAttrs::Any);
-    assert_eq!(config.toast_compression, ToastCompression::Lz4);
-    let config = resolve(
-      &opts(json!({"schema": "tenant_a", "statementCache": false, "targetSessionAttrs": "read-write"})),
-      &no_env,
-    )
-    .unwrap();
-    assert_eq!(config.schema.as_deref(), Some("tenant_a"));
-    assert!(!config.statement_cache);
-    assert_eq!(config.target_session_attrs, SessionAttrs::ReadWrite);
-    let config = resolve(
-      &opts(json!({"connectionString": "postgres://a:1,b:2/db?target_session_attrs=read-write"})),
-      &no_env,
-    )
-    .unwrap();
-    assert_eq!(config.hosts, vec!["a", "b"]);
-    assert_eq!(config.ports, vec![1, 2]);
-    assert_eq!(config.target_session_attrs, SessionAttrs::ReadWrite);
-  }
-
-  #[test]
-  fn debug_hides_the_password() {
-    let config = resolve(&opts(json!({"password": "hunter2"})), &no_env).unwrap();
-    assert!(!format!("{config:?}").contains("hunter2"));
+    assert_eq!(config.options.pool_size.0, 2);
+    assert_eq!(config.tls.mode, SslMode::Require);
+    let error = with_initialize_overrides(&base, r#"{"options": {"poolSize": 0}}"#).unwrap_err();
+    assert!(error.to_string().contains("options.poolSize"), "{error}");
   }
 }

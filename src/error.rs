@@ -2,6 +2,9 @@
 
 use deadpool_postgres::PoolError;
 use serde_json::{json, Map, Value};
+use tokio_postgres::error::SqlState;
+
+use crate::store::Op;
 
 /// Everything that can go wrong in the adapter. Each variant has one stable code (see [`Error::code`]).
 #[derive(Debug, thiserror::Error)]
@@ -46,10 +49,6 @@ pub enum Error {
     sqlstate: Option<String>,
   },
 
-  /// A named resource does not exist.
-  #[error("{resource} not found: {id}")]
-  NotFound { resource: String, id: String },
-
   /// Any other error reported by PostgreSQL or the driver.
   #[error("{context}: {message}")]
   Query {
@@ -73,7 +72,6 @@ impl Error {
       Error::NotInitialized { .. } => "E_NOT_INITIALIZED",
       Error::Conflict { .. } => "E_CONFLICT",
       Error::Validation { .. } => "E_VALIDATION",
-      Error::NotFound { .. } => "E_NOT_FOUND",
       Error::Query { .. } => "E_QUERY",
     }
   }
@@ -96,7 +94,7 @@ impl Error {
       Error::Connection { sqlstate: None, .. } => true,
       Error::Connection {
         sqlstate: Some(state), ..
-      } => state.starts_with("08") || matches!(state.as_str(), "57P01" | "57P02" | "57P03"),
+      } => lost_connection(&SqlState::from_code(state)),
       _ => false,
     }
   }
@@ -118,13 +116,13 @@ impl Error {
     }
   }
 
-  /// Classifies a driver error raised while doing `context` (e.g. `saveSession("abc")`).
-  pub fn from_pg(context: &str, error: &tokio_postgres::Error) -> Self {
-    let context = context.to_string();
+  /// Classifies a driver error raised while doing `op` (e.g. `saveSession("abc")`).
+  pub fn from_pg(op: Op<'_>, error: &tokio_postgres::Error) -> Self {
+    let context = op.to_string();
     let Some(db) = error.as_db_error() else {
-      // No SQLSTATE: an I/O error, a closed connection, a TLS failure or a timeout of the driver's.
+      // No SQLSTATE: an I/O error, a closed connection, a TLS failure or the driver's timeout.
       let message = redact(&error_chain(error));
-      return if message.contains("timed out") || message.contains("timeout") {
+      return if timed_out(error) {
         Error::Timeout {
           context,
           message,
@@ -138,31 +136,29 @@ impl Error {
         }
       };
     };
-    let sqlstate = db.code().code().to_string();
     let mut message = db.message().to_string();
     if let Some(detail) = db.detail() {
       message.push_str(" (");
       message.push_str(detail);
       message.push(')');
     }
-    let message = redact(&message);
-    classify_sqlstate(context, message, sqlstate)
+    classify_sqlstate(context, redact(&message), db.code())
   }
 
-  /// Classifies a pool error raised while doing `context`.
-  pub fn from_pool(context: &str, error: PoolError) -> Self {
+  /// Classifies a pool error raised while doing `op`.
+  pub fn from_pool(op: Op<'_>, error: PoolError) -> Self {
     match error {
       PoolError::Timeout(kind) => Error::Timeout {
-        context: context.to_string(),
+        context: op.to_string(),
         message: format!("timed out waiting for a database connection ({kind:?})"),
         sqlstate: None,
       },
-      PoolError::Backend(e) => Error::from_pg(context, &e),
+      PoolError::Backend(e) => Error::from_pg(op, &e),
       PoolError::Closed => Error::Closed {
-        context: context.to_string(),
+        context: op.to_string(),
       },
       other => Error::Connection {
-        context: context.to_string(),
+        context: op.to_string(),
         message: redact(&other.to_string()),
         sqlstate: None,
       },
@@ -184,10 +180,6 @@ impl Error {
       Error::Validation { field, .. } | Error::Config { field, .. } => {
         details.insert("field".into(), json!(field));
       }
-      Error::NotFound { resource, id } => {
-        details.insert("resource".into(), json!(resource));
-        details.insert("id".into(), json!(id));
-      }
       Error::Connection { message, .. } | Error::Timeout { message, .. } | Error::Query { message, .. } => {
         details.insert("cause".into(), json!(message));
       }
@@ -204,44 +196,95 @@ impl From<Error> for napi::Error {
 }
 
 /// Maps a SQLSTATE to the adapter's error kinds (the one place this is decided).
-fn classify_sqlstate(context: String, message: String, sqlstate: String) -> Error {
-  let sqlstate_opt = Some(sqlstate.clone());
-  match sqlstate.as_str() {
-    // invalid_text_representation, untranslatable_character, not_null_violation, check_violation,
-    // string_data_right_truncation, numeric_value_out_of_range, invalid_parameter_value.
-    // cardinality_violation (one id twice in a batch upsert).
-    "22P02" | "22P05" | "23502" | "23514" | "22001" | "22003" | "22023" | "21000" => Error::Validation {
+fn classify_sqlstate(context: String, message: String, code: &SqlState) -> Error {
+  let sqlstate = Some(code.code().to_string());
+  if refused_input(code) {
+    Error::Validation {
       field: String::new(),
       message: format!("{context}: {message}"),
-      sqlstate: sqlstate_opt,
-    },
-    // query_canceled (statement_timeout), lock_not_available.
-    "57014" | "55P03" => Error::Timeout {
+      sqlstate,
+    }
+  } else if matches!(*code, SqlState::QUERY_CANCELED | SqlState::LOCK_NOT_AVAILABLE) {
+    // query_canceled is what statement_timeout raises.
+    Error::Timeout {
       context,
       message,
-      sqlstate: sqlstate_opt,
-    },
-    // connection_exception class, admin/crash shutdown, cannot_connect_now, too_many_connections,
-    // invalid_authorization_specification, invalid_password, invalid_catalog_name, read_only_sql_transaction.
-    s if s.starts_with("08")
-      || s.starts_with("57P")
-      || s.starts_with("28")
-      || s == "53300"
-      || s == "3D000"
-      || s == "25006" =>
-    {
-      Error::Connection {
-        context,
-        message,
-        sqlstate: sqlstate_opt,
+      sqlstate,
+    }
+  } else if lost_connection(code) || unusable_server(code) {
+    Error::Connection {
+      context,
+      message,
+      sqlstate,
+    }
+  } else {
+    Error::Query {
+      context,
+      message,
+      sqlstate,
+    }
+  }
+}
+
+/// The database refused the input itself (a batch holding one id twice is a cardinality violation).
+fn refused_input(code: &SqlState) -> bool {
+  matches!(
+    *code,
+    SqlState::INVALID_TEXT_REPRESENTATION
+      | SqlState::UNTRANSLATABLE_CHARACTER
+      | SqlState::NOT_NULL_VIOLATION
+      | SqlState::CHECK_VIOLATION
+      | SqlState::STRING_DATA_RIGHT_TRUNCATION
+      | SqlState::NUMERIC_VALUE_OUT_OF_RANGE
+      | SqlState::INVALID_PARAMETER_VALUE
+      | SqlState::CARDINALITY_VIOLATION
+  )
+}
+
+/// The connection is gone: the session cannot be used again.
+fn lost_connection(code: &SqlState) -> bool {
+  matches!(
+    *code,
+    SqlState::CONNECTION_EXCEPTION
+      | SqlState::CONNECTION_DOES_NOT_EXIST
+      | SqlState::CONNECTION_FAILURE
+      | SqlState::SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION
+      | SqlState::SQLSERVER_REJECTED_ESTABLISHMENT_OF_SQLCONNECTION
+      | SqlState::TRANSACTION_RESOLUTION_UNKNOWN
+      | SqlState::PROTOCOL_VIOLATION
+      | SqlState::ADMIN_SHUTDOWN
+      | SqlState::CRASH_SHUTDOWN
+      | SqlState::CANNOT_CONNECT_NOW
+      | SqlState::DATABASE_DROPPED
+      | SqlState::IDLE_SESSION_TIMEOUT
+  )
+}
+
+/// The server cannot serve this configuration: login refused, no such database, no room, or a
+/// read-only server where writes are needed.
+fn unusable_server(code: &SqlState) -> bool {
+  matches!(
+    *code,
+    SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+      | SqlState::INVALID_PASSWORD
+      | SqlState::TOO_MANY_CONNECTIONS
+      | SqlState::INVALID_CATALOG_NAME
+      | SqlState::READ_ONLY_SQL_TRANSACTION
+  )
+}
+
+/// Whether an I/O error under `error` timed out (the driver's connect timeout).
+fn timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
+  let mut source = Some(error);
+  while let Some(current) = source {
+    if let Some(io) = current.downcast_ref::<std::io::Error>() {
+      if io.kind() == std::io::ErrorKind::TimedOut {
+        return true;
       }
     }
-    _ => Error::Query {
-      context,
-      message,
-      sqlstate: sqlstate_opt,
-    },
+    source = current.source();
   }
+  false
 }
 
 /// The driver error with its sources, e.g. "error connecting to server: Connection refused (os error 111)".
@@ -314,7 +357,7 @@ mod tests {
 
   #[test]
   fn sqlstates_are_classified() {
-    let kind = |s: &str| classify_sqlstate("ctx".into(), "m".into(), s.into()).code();
+    let kind = |s: &str| classify_sqlstate("ctx".into(), "m".into(), &SqlState::from_code(s)).code();
     assert_eq!(kind("22P02"), "E_VALIDATION");
     assert_eq!(kind("22P05"), "E_VALIDATION");
     assert_eq!(kind("23514"), "E_VALIDATION");
@@ -338,7 +381,7 @@ mod tests {
     assert!(loss(Some("08006")).is_connection_loss());
     assert!(!loss(Some("28P01")).is_connection_loss());
     assert!(!loss(Some("3D000")).is_connection_loss());
-    assert!(!classify_sqlstate("c".into(), "m".into(), "57014".into()).is_connection_loss());
+    assert!(!classify_sqlstate("c".into(), "m".into(), &SqlState::QUERY_CANCELED).is_connection_loss());
   }
 
   #[test]
@@ -362,7 +405,7 @@ mod tests {
     let reason = classify_sqlstate(
       "getSession(\"a\")".into(),
       "relation \"sessions\" does not exist".into(),
-      "42P01".into(),
+      &SqlState::UNDEFINED_TABLE,
     )
     .to_native_reason();
     let details: Value = serde_json::from_str(reason.split_once(' ').unwrap().1).unwrap();

@@ -2,58 +2,83 @@
 
 use crate::error::Result;
 use crate::jsonb::{JsonText, RawJson};
-use crate::pool::{column, with_client, Op, Store};
+use crate::retry::with_client;
+use crate::schema::statements;
+use crate::store::{column, Call, Store};
+
+statements! {
+  /// The key-value statements.
+  pub struct KvSql {
+    /// Upsert an entry (TTL in seconds, NULL = never expires).
+    set_value(TEXT, JSONB, FLOAT8) = "INSERT INTO {key_value} (key, value, ttl, created_at) \
+       VALUES ($1, $2, {now} + $3::float8 * interval '1 second', {now}) \
+       ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, ttl = EXCLUDED.ttl";
+    /// A live entry's JSON.
+    get_value(TEXT) = "SELECT value FROM {key_value} WHERE key = $1 AND {live}";
+    /// Delete an entry; returns whether it was live.
+    delete_value(TEXT) = "DELETE FROM {key_value} WHERE key = $1 RETURNING {live} AS live";
+    /// Is there a live entry.
+    has_value(TEXT) = "SELECT EXISTS (SELECT 1 FROM {key_value} WHERE key = $1 AND {live}) AS found";
+    /// Delete expired entries.
+    purge_expired() = "DELETE FROM {key_value} WHERE ttl IS NOT NULL AND ttl <= {now}";
+  }
+}
 
 impl Store {
   /// Stores `json` under `key`; `ttl_seconds` from now, or never expiring when `None`.
-  pub async fn set_value(&self, key: &str, json: &str, ttl_seconds: Option<f64>) -> Result<()> {
-    let op = Op::on("setValue", key);
+  pub async fn set_value(&self, call: Call, key: &str, json: &str, ttl_seconds: Option<f64>) -> Result<()> {
+    let op = call.on(key);
     with_client!(self, op, retry, |client| async {
       self
-        .execute(&client, &self.sql.set_value, &[&key, &JsonText(json), &ttl_seconds], op)
+        .execute(
+          &client,
+          &self.sql.kv.set_value,
+          &[&key, &JsonText(json), &ttl_seconds],
+          op,
+        )
         .await
     })?;
     Ok(())
   }
 
   /// A live entry's JSON, or `None` when missing or expired.
-  pub async fn get_value(&self, key: &str) -> Result<Option<String>> {
-    let op = Op::on("getValue", key);
+  pub async fn get_value(&self, call: Call, key: &str) -> Result<Option<String>> {
+    let op = call.on(key);
     with_client!(self, op, retry, |client| async {
-      match self.query_opt(&client, &self.sql.get_value, &[&key], op).await? {
-        Some(row) => Ok(Some(column::<RawJson<'_>>(&row, 0, op)?.0.to_owned())),
+      match self.query_opt(&client, &self.sql.kv.get_value, &[&key], op).await? {
+        Some(row) => Ok(Some(column::<RawJson<'_>>(&row, "value", op)?.0.to_owned())),
         None => Ok(None),
       }
     })
   }
 
   /// Deletes an entry; true only when a live (unexpired) entry was deleted. Not retried.
-  pub async fn delete_value(&self, key: &str) -> Result<bool> {
-    let op = Op::on("deleteValue", key);
+  pub async fn delete_value(&self, call: Call, key: &str) -> Result<bool> {
+    let op = call.on(key);
     with_client!(self, op, once, |client| async {
-      match self.query_opt(&client, &self.sql.delete_value, &[&key], op).await? {
-        Some(row) => column(&row, 0, op),
+      match self.query_opt(&client, &self.sql.kv.delete_value, &[&key], op).await? {
+        Some(row) => column(&row, "live", op),
         None => Ok(false),
       }
     })
   }
 
   /// Whether a live entry exists.
-  pub async fn has_value(&self, key: &str) -> Result<bool> {
-    let op = Op::on("hasValue", key);
+  pub async fn has_value(&self, call: Call, key: &str) -> Result<bool> {
+    let op = call.on(key);
     with_client!(self, op, retry, |client| async {
-      match self.query_opt(&client, &self.sql.has_value, &[&key], op).await? {
-        Some(row) => column(&row, 0, op),
+      match self.query_opt(&client, &self.sql.kv.has_value, &[&key], op).await? {
+        Some(row) => column(&row, "found", op),
         None => Ok(false),
       }
     })
   }
 
   /// Deletes expired entries; the number deleted.
-  pub async fn purge_expired(&self) -> Result<u64> {
-    let op = Op::plain("purgeExpired");
+  pub async fn purge_expired(&self, call: Call) -> Result<u64> {
+    let op = call.op();
     with_client!(self, op, once, |client| async {
-      self.execute(&client, &self.sql.purge_expired, &[], op).await
+      self.execute(&client, &self.sql.kv.purge_expired, &[], op).await
     })
   }
 }

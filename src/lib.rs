@@ -16,9 +16,13 @@ pub mod jsonb;
 pub mod kv;
 pub mod metrics;
 pub mod pool;
+pub mod retry;
 pub mod schema;
+pub mod secret;
 pub mod sessions;
+pub mod store;
 pub mod tls;
+pub mod url;
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -33,8 +37,9 @@ use napi_derive::napi;
 
 use crate::adapter::Adapter;
 use crate::error::Error;
-use crate::metrics::{Method, Outcome};
+use crate::metrics::Outcome;
 use crate::sessions::{instant_from_ms, SessionInput};
+use crate::store::{Call, Store};
 
 /// What a finished call hands back to JS.
 pub enum Reply {
@@ -185,10 +190,14 @@ pub struct NativeAdapter {
 }
 
 impl NativeAdapter {
-  /// Spawns `work` for `method` on the tokio runtime; its result (or failure) goes to
-  /// `complete([request, ...])`. Latency and outcome are recorded in the metrics.
-  fn spawn<Value, Work>(&self, request: u32, method: Method, work: impl FnOnce(Arc<Adapter>) -> Work + Send + 'static)
-  where
+  /// Spawns `work` for the JS method `method` on the tokio runtime; its result (or failure) goes
+  /// to `complete([request, ...])`. Latency and outcome are recorded in the metrics.
+  fn spawn<Value, Work>(
+    &self,
+    request: u32,
+    method: &'static str,
+    work: impl FnOnce(Arc<Adapter>, Call) -> Work + Send + 'static,
+  ) where
     Value: Into<Reply>,
     Work: Future<Output = error::Result<Value>> + Send + 'static,
   {
@@ -197,7 +206,7 @@ impl NativeAdapter {
     let task = async move {
       let metrics = inner.metrics.clone();
       let started = Instant::now();
-      let result = guarded(async move { work(inner).await }).await;
+      let result = guarded(async move { work(inner, Call(method)).await }).await;
       let outcome = match &result {
         Ok(_) => Outcome::Ok,
         Err(reason) if reason.starts_with("E_CONFLICT ") => Outcome::Conflict,
@@ -213,6 +222,21 @@ impl NativeAdapter {
     };
     // The runtime is gone only during environment teardown; then nobody waits either.
     let _ = std::panic::catch_unwind(AssertUnwindSafe(|| napi::bindgen_prelude::spawn(task)));
+  }
+
+  /// [`spawn`](Self::spawn) for work on the open store (`E_NOT_INITIALIZED` / `E_CLOSED` otherwise).
+  fn serve<Value, Work>(
+    &self,
+    request: u32,
+    method: &'static str,
+    work: impl FnOnce(Arc<Store>, Call) -> Work + Send + 'static,
+  ) where
+    Value: Into<Reply>,
+    Work: Future<Output = error::Result<Value>> + Send + 'static,
+  {
+    self.spawn(request, method, move |inner, call| async move {
+      work(inner.store(call)?, call).await
+    });
   }
 }
 
@@ -241,15 +265,18 @@ impl NativeAdapter {
     };
     match status {
       sys::Status::napi_ok => Ok(()),
-      _ => Err(napi::Error::new(Status::GenericFailure, "cannot (un)reference the completion callback")),
+      _ => Err(napi::Error::new(
+        Status::GenericFailure,
+        "cannot (un)reference the completion callback",
+      )),
     }
   }
 
   /// Opens the pool and creates the schema. `overridesJson`: `initialize(config)`'s argument as JSON.
   #[napi]
   pub fn initialize(&self, request: u32, overrides_json: Option<String>) {
-    self.spawn(request, Method::Initialize, |inner| async move {
-      inner.initialize(overrides_json.as_deref()).await
+    self.spawn(request, "initialize", |inner, call| async move {
+      inner.initialize(call, overrides_json.as_deref()).await
     });
   }
 
@@ -262,7 +289,9 @@ impl NativeAdapter {
   /// Completes with `null` when healthy, otherwise the reason.
   #[napi]
   pub fn health_check(&self, request: u32) {
-    self.spawn(request, Method::HealthCheck, |inner| async move { Ok(inner.health().await) });
+    self.spawn(request, "healthCheck", |inner, call| async move {
+      Ok(inner.health(call).await)
+    });
   }
 
   /// Saves one session (optimistic locking on `version`). Dates are epoch milliseconds.
@@ -276,7 +305,7 @@ impl NativeAdapter {
     updated_at_ms: f64,
     json: String,
   ) {
-    self.spawn(request, Method::SaveSession, move |inner| async move {
+    self.serve(request, "saveSession", move |store, call| async move {
       let session = SessionInput {
         id,
         json,
@@ -284,7 +313,7 @@ impl NativeAdapter {
         created_at: instant_from_ms("createdAt", created_at_ms)?,
         updated_at: instant_from_ms("updatedAt", updated_at_ms)?,
       };
-      inner.store("saveSession")?.save_session(&session).await
+      store.save_session(call, &session).await
     });
   }
 
@@ -299,11 +328,14 @@ impl NativeAdapter {
     updated_at_ms: Vec<f64>,
     jsons: Vec<String>,
   ) {
-    self.spawn(request, Method::SaveSessions, move |inner| async move {
+    self.serve(request, "saveSessions", move |store, call| async move {
       let count = ids.len();
       if versions.len() != count || created_at_ms.len() != count || updated_at_ms.len() != count || jsons.len() != count
       {
-        return Err(Error::validation("sessions", "saveSessions: parallel arrays differ in length"));
+        return Err(Error::validation(
+          "sessions",
+          "saveSessions: parallel arrays differ in length",
+        ));
       }
       let mut sessions = Vec::with_capacity(count);
       for ((((id, version), created), updated), json) in ids
@@ -321,92 +353,88 @@ impl NativeAdapter {
           updated_at: instant_from_ms("updatedAt", updated)?,
         });
       }
-      inner.store("saveSessions")?.save_sessions(&sessions).await
+      store.save_sessions(call, &sessions).await
     });
   }
 
   /// Completes with one session's JSON, or `null`.
   #[napi]
   pub fn get_session(&self, request: u32, id: String) {
-    self.spawn(request, Method::GetSession, move |inner| async move {
-      inner.store("getSession")?.get_session(&id).await
+    self.serve(request, "getSession", move |store, call| async move {
+      store.get_session(call, &id).await
     });
   }
 
   /// Completes with the found sessions as a JSON array of `[id, session]` pairs.
   #[napi]
   pub fn get_sessions(&self, request: u32, ids: Vec<String>) {
-    self.spawn(request, Method::GetSessions, move |inner| async move {
-      inner.store("getSessions")?.get_sessions(&ids).await
+    self.serve(request, "getSessions", move |store, call| async move {
+      store.get_sessions(call, &ids).await
     });
   }
 
   /// Deletes one session; completes with whether it existed.
   #[napi]
   pub fn delete_session(&self, request: u32, id: String) {
-    self.spawn(request, Method::DeleteSession, move |inner| async move {
-      inner.store("deleteSession")?.delete_session(&id).await
+    self.serve(request, "deleteSession", move |store, call| async move {
+      store.delete_session(call, &id).await
     });
   }
 
   /// Deletes many sessions; completes with the number deleted.
   #[napi]
   pub fn delete_sessions(&self, request: u32, ids: Vec<String>) {
-    self.spawn(request, Method::DeleteSessions, move |inner| async move {
-      inner.store("deleteSessions")?.delete_sessions(&ids).await
+    self.serve(request, "deleteSessions", move |store, call| async move {
+      store.delete_sessions(call, &ids).await
     });
   }
 
   /// Completes with whether a session exists.
   #[napi]
   pub fn has_session(&self, request: u32, id: String) {
-    self.spawn(request, Method::HasSession, move |inner| async move {
-      inner.store("hasSession")?.has_session(&id).await
+    self.serve(request, "hasSession", move |store, call| async move {
+      store.has_session(call, &id).await
     });
   }
 
   /// Completes with summaries as JSON (`updatedAt` in epoch ms), newest first.
   #[napi]
   pub fn list_sessions(&self, request: u32, state: Option<String>, limit: Option<i64>, offset: Option<i64>) {
-    self.spawn(request, Method::ListSessions, move |inner| async move {
-      inner
-        .store("listSessions")?
-        .list_sessions(state.as_deref(), limit, offset)
-        .await
+    self.serve(request, "listSessions", move |store, call| async move {
+      store.list_sessions(call, state.as_deref(), limit, offset).await
     });
   }
 
   /// Deletes all sessions, or those updated before `olderThanMs`; completes with the number deleted.
   #[napi]
   pub fn clear(&self, request: u32, older_than_ms: Option<f64>) {
-    self.spawn(request, Method::Clear, move |inner| async move {
+    self.serve(request, "clear", move |store, call| async move {
       let before = older_than_ms.map(|ms| instant_from_ms("olderThan", ms)).transpose()?;
-      inner.store("clear")?.clear(before).await
+      store.clear(call, before).await
     });
   }
 
   /// Completes with session counts, table size, pool figures and per-operation metrics.
   #[napi]
   pub fn get_stats(&self, request: u32) {
-    self.spawn(request, Method::GetStats, |inner| async move {
-      let store = inner.store("getStats")?;
-      let stats = store.stats().await?;
-      let (pool_max_size, pool_size, pool_idle, pool_waiting) = store.pool_status();
+    self.serve(request, "getStats", |store, call| async move {
+      let stats = store.stats(call).await?;
+      let pool = store.pool_status();
+      let metrics = &store.metrics;
       Ok(Reply::Stats(NativeStats {
         total_sessions: stats.total,
         size_bytes: stats.size_bytes,
-        active_count: stats.by_state[0],
-        paused_count: stats.by_state[1],
-        expired_count: stats.by_state[2],
-        invalidated_pending_cleanup_count: stats.by_state[3],
-        closed_count: stats.by_state[4],
-        pool_max_size: pool_max_size as u32,
-        pool_size: pool_size as u32,
-        pool_idle: pool_idle as u32,
-        pool_waiting: pool_waiting as u32,
-        retries: inner.metrics.retries() as i64,
-        operations: inner
-          .metrics
+        active_count: stats.active,
+        paused_count: stats.paused,
+        expired_count: stats.expired,
+        invalidated_pending_cleanup_count: stats.invalidated_pending_cleanup,
+        closed_count: stats.closed,
+        pool_max_size: pool.max_size as u32,
+        pool_size: pool.size as u32,
+        pool_idle: pool.available as u32,
+        pool_waiting: pool.waiting as u32,
+        retries: metrics.retries() as i64,
+        operations: metrics
           .snapshot()
           .into_iter()
           .map(|op| NativeOperationStats {
@@ -428,48 +456,53 @@ impl NativeAdapter {
   /// Stores a JSON value under `key`, expiring after `ttlSeconds` when given.
   #[napi]
   pub fn set_value(&self, request: u32, key: String, json: String, ttl_seconds: Option<f64>) {
-    self.spawn(request, Method::SetValue, move |inner| async move {
-      inner.store("setValue")?.set_value(&key, &json, ttl_seconds).await
+    self.serve(request, "setValue", move |store, call| async move {
+      store.set_value(call, &key, &json, ttl_seconds).await
     });
   }
 
   /// Completes with a live value's JSON, or `null`.
   #[napi]
   pub fn get_value(&self, request: u32, key: String) {
-    self.spawn(request, Method::GetValue, move |inner| async move {
-      inner.store("getValue")?.get_value(&key).await
+    self.serve(request, "getValue", move |store, call| async move {
+      store.get_value(call, &key).await
     });
   }
 
   /// Deletes a value; completes with whether a live one existed.
   #[napi]
   pub fn delete_value(&self, request: u32, key: String) {
-    self.spawn(request, Method::DeleteValue, move |inner| async move {
-      inner.store("deleteValue")?.delete_value(&key).await
+    self.serve(request, "deleteValue", move |store, call| async move {
+      store.delete_value(call, &key).await
     });
   }
 
   /// Completes with whether a live value exists.
   #[napi]
   pub fn has_value(&self, request: u32, key: String) {
-    self.spawn(request, Method::HasValue, move |inner| async move {
-      inner.store("hasValue")?.has_value(&key).await
+    self.serve(request, "hasValue", move |store, call| async move {
+      store.has_value(call, &key).await
     });
   }
 
   /// Deletes expired key-value entries; completes with the number deleted.
   #[napi]
   pub fn purge_expired(&self, request: u32) {
-    self.spawn(request, Method::PurgeExpired, |inner| async move {
-      inner.store("purgeExpired")?.purge_expired().await
+    self.serve(request, "purgeExpired", |store, call| async move {
+      store.purge_expired(call).await
     });
   }
+}
 
+/// Hooks for the fault tests only, in builds with the `test-hooks` feature (never published).
+#[cfg(feature = "test-hooks")]
+#[napi]
+impl NativeAdapter {
   /// Panics inside the native layer on purpose, to prove a panic becomes an `E_INTERNAL`
-  /// failure instead of crossing into Node. Test hook; not part of the public API.
+  /// failure instead of crossing into Node.
   #[napi(js_name = "__panicForTests")]
   pub fn panic_for_tests(&self, request: u32, message: String) {
-    self.spawn(request, Method::HealthCheck, move |_| async move {
+    self.spawn(request, "__panicForTests", move |_, _| async move {
       if !message.is_empty() {
         panic!("{message}");
       }

@@ -2,75 +2,8 @@
 //! read by `getStats()` so an operator can see what the adapter does without a profiler.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
-
-/// The adapter's public operations, in the order `getStats()` reports them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Method {
-  Initialize,
-  HealthCheck,
-  SaveSession,
-  SaveSessions,
-  GetSession,
-  GetSessions,
-  DeleteSession,
-  DeleteSessions,
-  HasSession,
-  ListSessions,
-  Clear,
-  GetStats,
-  SetValue,
-  GetValue,
-  DeleteValue,
-  HasValue,
-  PurgeExpired,
-}
-
-impl Method {
-  /// Every method, in report order.
-  pub const ALL: [Method; 17] = [
-    Method::Initialize,
-    Method::HealthCheck,
-    Method::SaveSession,
-    Method::SaveSessions,
-    Method::GetSession,
-    Method::GetSessions,
-    Method::DeleteSession,
-    Method::DeleteSessions,
-    Method::HasSession,
-    Method::ListSessions,
-    Method::Clear,
-    Method::GetStats,
-    Method::SetValue,
-    Method::GetValue,
-    Method::DeleteValue,
-    Method::HasValue,
-    Method::PurgeExpired,
-  ];
-
-  /// The JS method name.
-  pub fn name(self) -> &'static str {
-    match self {
-      Method::Initialize => "initialize",
-      Method::HealthCheck => "healthCheck",
-      Method::SaveSession => "saveSession",
-      Method::SaveSessions => "saveSessions",
-      Method::GetSession => "getSession",
-      Method::GetSessions => "getSessions",
-      Method::DeleteSession => "deleteSession",
-      Method::DeleteSessions => "deleteSessions",
-      Method::HasSession => "hasSession",
-      Method::ListSessions => "listSessions",
-      Method::Clear => "clear",
-      Method::GetStats => "getStats",
-      Method::SetValue => "setValue",
-      Method::GetValue => "getValue",
-      Method::DeleteValue => "deleteValue",
-      Method::HasValue => "hasValue",
-      Method::PurgeExpired => "purgeExpired",
-    }
-  }
-}
 
 /// How a call ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,25 +89,38 @@ pub struct OperationStats {
   pub max_ms: f64,
 }
 
-/// Counters for every operation of one adapter.
+/// Counters for every operation of one adapter, by JS method name, each registered by its
+/// first call (so no list of methods is kept here).
+#[derive(Default)]
 pub struct Metrics {
-  counters: Vec<Counters>,
+  methods: RwLock<Vec<(&'static str, Arc<Counters>)>>,
   retries: AtomicU64,
 }
 
-impl Default for Metrics {
-  fn default() -> Self {
-    Metrics {
-      counters: Method::ALL.iter().map(|_| Counters::new()).collect(),
-      retries: AtomicU64::new(0),
-    }
-  }
-}
-
 impl Metrics {
-  /// Records one finished call.
-  pub fn record(&self, method: Method, elapsed: Duration, outcome: Outcome) {
-    let Some(counters) = self.counters.get(method as usize) else {
+  /// The counters of `method`, registering it on first use.
+  fn counters(&self, method: &'static str) -> Option<Arc<Counters>> {
+    let find = |methods: &[(&'static str, Arc<Counters>)]| {
+      methods
+        .iter()
+        .find(|(name, _)| *name == method)
+        .map(|(_, counters)| counters.clone())
+    };
+    if let Some(found) = find(&self.methods.read().ok()?) {
+      return Some(found);
+    }
+    let mut methods = self.methods.write().ok()?;
+    if let Some(found) = find(&methods) {
+      return Some(found);
+    }
+    let counters = Arc::new(Counters::new());
+    methods.push((method, counters.clone()));
+    Some(counters)
+  }
+
+  /// Records one finished call of `method` (its JS name).
+  pub fn record(&self, method: &'static str, elapsed: Duration, outcome: Outcome) {
+    let Some(counters) = self.counters(method) else {
       return;
     };
     let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
@@ -201,11 +147,13 @@ impl Metrics {
     self.retries.load(Ordering::Relaxed)
   }
 
-  /// Figures of every operation called at least once.
+  /// Figures of every operation called at least once, in the order of their first calls.
   pub fn snapshot(&self) -> Vec<OperationStats> {
-    Method::ALL
+    let Ok(methods) = self.methods.read() else {
+      return Vec::new();
+    };
+    methods
       .iter()
-      .zip(&self.counters)
       .filter_map(|(method, counters)| {
         let buckets: Vec<u64> = counters.buckets.iter().map(|b| b.load(Ordering::Relaxed)).collect();
         let calls: u64 = buckets.iter().sum();
@@ -225,7 +173,7 @@ impl Metrics {
         };
         let max_ms = counters.max_micros.load(Ordering::Relaxed) as f64 / 1000.0;
         Some(OperationStats {
-          method: method.name(),
+          method,
           ok: counters.ok.load(Ordering::Relaxed),
           conflicts: counters.conflicts.load(Ordering::Relaxed),
           errors: counters.errors.load(Ordering::Relaxed),
@@ -267,18 +215,18 @@ mod tests {
   fn percentiles_and_outcomes() {
     let metrics = Metrics::default();
     for micros in 1..=100u64 {
-      metrics.record(Method::GetSession, Duration::from_micros(micros * 100), Outcome::Ok);
+      metrics.record("getSession", Duration::from_micros(micros * 100), Outcome::Ok);
     }
-    metrics.record(Method::SaveSession, Duration::from_millis(2), Outcome::Conflict);
-    metrics.record(Method::SaveSession, Duration::from_millis(3), Outcome::Error);
+    metrics.record("saveSession", Duration::from_millis(2), Outcome::Conflict);
+    metrics.record("saveSession", Duration::from_millis(3), Outcome::Error);
     let snapshot = metrics.snapshot();
     assert_eq!(snapshot.len(), 2);
-    let save = &snapshot[0];
+    let save = &snapshot[1];
     assert_eq!(
       (save.method, save.ok, save.conflicts, save.errors),
       ("saveSession", 0, 1, 1)
     );
-    let get = &snapshot[1];
+    let get = &snapshot[0];
     assert_eq!(get.method, "getSession");
     assert_eq!(get.ok, 100);
     assert!((5.0..=6.25).contains(&get.p50_ms), "{}", get.p50_ms);

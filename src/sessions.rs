@@ -7,7 +7,82 @@ use tokio_postgres::types::ToSql;
 
 use crate::error::{Error, Result};
 use crate::jsonb::{JsonText, RawJson};
-use crate::pool::{column, with_client, Conn, Op, Store};
+use crate::retry::with_client;
+use crate::schema::statements;
+use crate::store::{column, Call, Conn, Op, Store};
+
+/// The summary columns of `listSessions`: id, state, updatedAt, agentCount.
+macro_rules! summary {
+  () => {
+    "SELECT id, data->>'state' AS state, updated_at, \
+     CASE WHEN jsonb_typeof(data->'agentIds') = 'array' THEN jsonb_array_length(data->'agentIds') ELSE 0 END AS agent_count \
+     FROM {sessions}"
+  };
+}
+
+/// The version guard of every save: a row is replaced only by a newer version.
+macro_rules! upsert_guard {
+  () => {
+    " ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data, version = EXCLUDED.version, updated_at = EXCLUDED.updated_at \
+     WHERE {sessions}.version < EXCLUDED.version"
+  };
+}
+
+statements! {
+  /// The session statements.
+  pub struct SessionSql {
+    /// Upsert guarded by the version: affects 1 row when accepted, 0 on a version conflict.
+    save_session(TEXT, JSONB, INT4, TIMESTAMP, TIMESTAMP) = concat!(
+      "INSERT INTO {sessions} (id, data, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)",
+      upsert_guard!()
+    );
+    /// Batch upsert from arrays; returns the ids it wrote.
+    save_sessions(TEXT_ARRAY, JSONB_ARRAY, INT4_ARRAY, TIMESTAMP_ARRAY, TIMESTAMP_ARRAY) = concat!(
+      "INSERT INTO {sessions} (id, data, version, created_at, updated_at) \
+       SELECT * FROM unnest($1::text[], $2::jsonb[], $3::int4[], $4::timestamp[], $5::timestamp[])",
+      upsert_guard!(),
+      " RETURNING id"
+    );
+    /// Stored version of one session.
+    stored_version(TEXT) = "SELECT version FROM {sessions} WHERE id = $1";
+    /// How many of the given (id, data, version) triples are stored exactly so: tells, after a
+    /// lost connection, whether an earlier attempt of the same save was committed.
+    applied_sessions(TEXT_ARRAY, JSONB_ARRAY, INT4_ARRAY) = "SELECT count(*) AS matching FROM {sessions} s \
+       JOIN unnest($1::text[], $2::jsonb[], $3::int4[]) AS i(id, data, version) \
+       ON s.id = i.id AND s.version = i.version AND s.data = i.data";
+    /// One session's JSON.
+    get_session(TEXT) = "SELECT data FROM {sessions} WHERE id = $1";
+    /// Many sessions' ids and JSON.
+    get_sessions(TEXT_ARRAY) = "SELECT id, data FROM {sessions} WHERE id = ANY($1::text[])";
+    /// Delete one session.
+    delete_session(TEXT) = "DELETE FROM {sessions} WHERE id = $1";
+    /// Delete many sessions.
+    delete_sessions(TEXT_ARRAY) = "DELETE FROM {sessions} WHERE id = ANY($1::text[])";
+    /// Does a session exist.
+    has_session(TEXT) = "SELECT EXISTS (SELECT 1 FROM {sessions} WHERE id = $1) AS found";
+    /// Summaries, newest first.
+    list_sessions(INT8, INT8) = concat!(summary!(), " ORDER BY updated_at DESC, id LIMIT $1 OFFSET $2");
+    /// Summaries in one state, newest first.
+    list_sessions_by_state(INT8, INT8, TEXT) = concat!(
+      summary!(),
+      " WHERE data->>'state' = $3 ORDER BY updated_at DESC, id LIMIT $1 OFFSET $2"
+    );
+    /// Delete every session.
+    clear_all() = "DELETE FROM {sessions}";
+    /// Delete sessions updated before a time.
+    clear_before(TIMESTAMP) = "DELETE FROM {sessions} WHERE updated_at < $1";
+    /// Counts and sizes for `getStats`; `$1`/`$2` are the tables' names as identifiers (bound,
+    /// never spliced into a string literal).
+    stats(TEXT, TEXT) = "SELECT count(*) AS total, \
+       count(*) FILTER (WHERE data->>'state' = 'active') AS active, \
+       count(*) FILTER (WHERE data->>'state' = 'paused') AS paused, \
+       count(*) FILTER (WHERE data->>'state' = 'expired') AS expired, \
+       count(*) FILTER (WHERE data->>'state' = 'invalidated_pending_cleanup') AS invalidated_pending_cleanup, \
+       count(*) FILTER (WHERE data->>'state' = 'closed') AS closed, \
+       pg_total_relation_size($1::regclass) + pg_total_relation_size($2::regclass) AS size_bytes \
+       FROM {sessions}";
+  }
+}
 
 /// How often a save retries when the row it conflicted with vanished before its version was read.
 const CONFLICT_RETRIES: usize = 3;
@@ -27,13 +102,21 @@ pub struct SessionInput {
   pub updated_at: SystemTime,
 }
 
-/// Session counts and table sizes for `getStats`.
+/// Session counts and table sizes for `getStats`, decoded by column name.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Stats {
   /// All sessions.
   pub total: i64,
-  /// Sessions per state: active, paused, expired, invalidated_pending_cleanup, closed.
-  pub by_state: [i64; 5],
+  /// Sessions in state `active`.
+  pub active: i64,
+  /// Sessions in state `paused`.
+  pub paused: i64,
+  /// Sessions in state `expired`.
+  pub expired: i64,
+  /// Sessions in state `invalidated_pending_cleanup`.
+  pub invalidated_pending_cleanup: i64,
+  /// Sessions in state `closed`.
+  pub closed: i64,
   /// Bytes used by both tables, indexes and TOAST included.
   pub size_bytes: i64,
 }
@@ -72,8 +155,9 @@ fn push_json_string(out: &mut String, text: &str) {
 impl Store {
   /// Upserts one session if its version is newer than the stored one; otherwise `E_CONFLICT`.
   /// Retried once on a lost connection; a retry that finds this very save already stored succeeds.
-  pub async fn save_session(&self, session: &SessionInput) -> Result<()> {
-    let op = Op::on("saveSession", &session.id);
+  pub async fn save_session(&self, call: Call, session: &SessionInput) -> Result<()> {
+    let op = call.on(&session.id);
+    let sql = &self.sql.sessions;
     with_client!(self, op, retry, |client, attempt| async {
       for _ in 0..CONFLICT_RETRIES {
         let params: [&(dyn ToSql + Sync); 5] = [
@@ -83,20 +167,18 @@ impl Store {
           &session.created_at,
           &session.updated_at,
         ];
-        if self.execute(&client, &self.sql.save_session, &params, op).await? == 1 {
+        if self.execute(&client, &sql.save_session, &params, op).await? == 1 {
           return Ok(());
         }
         if attempt > 1 && self.already_applied(&client, std::slice::from_ref(session), op).await? {
           return Ok(());
         }
-        let stored = self
-          .query_opt(&client, &self.sql.stored_version, &[&session.id], op)
-          .await?;
+        let stored = self.query_opt(&client, &sql.stored_version, &[&session.id], op).await?;
         if let Some(row) = stored {
           return Err(Error::Conflict {
             id: session.id.clone(),
             attempted: i64::from(session.version),
-            stored: i64::from(column::<i32>(&row, 0, op)?),
+            stored: i64::from(column::<i32>(&row, "version", op)?),
           });
         }
         // The conflicting row was deleted in between: the next attempt inserts.
@@ -115,34 +197,39 @@ impl Store {
     let jsons: Vec<JsonText<'_>> = sessions.iter().map(|s| JsonText(&s.json)).collect();
     let versions: Vec<i32> = sessions.iter().map(|s| s.version).collect();
     let rows = self
-      .query(client, &self.sql.applied_sessions, &[&ids, &jsons, &versions], op)
+      .query(
+        client,
+        &self.sql.sessions.applied_sessions,
+        &[&ids, &jsons, &versions],
+        op,
+      )
       .await?;
     let matching: i64 = match rows.first() {
-      Some(row) => column(row, 0, op)?,
+      Some(row) => column(row, "matching", op)?,
       None => 0,
     };
     Ok(matching == sessions.len() as i64)
   }
 
   /// Saves all sessions in one transaction (one upsert from arrays) or none of them.
-  pub async fn save_sessions(&self, sessions: &[SessionInput]) -> Result<u32> {
+  pub async fn save_sessions(&self, call: Call, sessions: &[SessionInput]) -> Result<u32> {
     if sessions.is_empty() {
       return Ok(0);
     }
-    let op = Op::plain("saveSessions");
+    let op = call.op();
     let ids: Vec<&str> = sessions.iter().map(|s| s.id.as_str()).collect();
     let jsons: Vec<JsonText<'_>> = sessions.iter().map(|s| JsonText(&s.json)).collect();
     let versions: Vec<i32> = sessions.iter().map(|s| s.version).collect();
     let created: Vec<SystemTime> = sessions.iter().map(|s| s.created_at).collect();
     let updated: Vec<SystemTime> = sessions.iter().map(|s| s.updated_at).collect();
-    let pg_error = |e: tokio_postgres::Error| Error::from_pg(&op.to_string(), &e);
+    let pg_error = |e: tokio_postgres::Error| Error::from_pg(op, &e);
 
     with_client!(self, op, retry, |client, attempt| async {
       let transaction = client.transaction().await.map_err(pg_error)?;
       let rows = self
         .query(
           &transaction,
-          &self.sql.save_sessions,
+          &self.sql.sessions.save_sessions,
           &[&ids, &jsons, &versions, &created, &updated],
           op,
         )
@@ -155,7 +242,7 @@ impl Store {
       let outcome = if attempt > 1 && self.already_applied(&transaction, sessions, op).await? {
         Ok(sessions.len() as u32)
       } else {
-        Err(self.batch_conflict(&transaction, sessions, &rows).await?)
+        Err(self.batch_conflict(&transaction, call, sessions, &rows).await?)
       };
       transaction.rollback().await.map_err(pg_error)?;
       outcome
@@ -166,59 +253,63 @@ impl Store {
   async fn batch_conflict(
     &self,
     client: &impl Conn,
+    call: Call,
     sessions: &[SessionInput],
     written: &[tokio_postgres::Row],
   ) -> Result<Error> {
     let written: HashSet<&str> = written
       .iter()
-      .filter_map(|row| row.try_get::<_, &str>(0).ok())
+      .filter_map(|row| row.try_get::<_, &str>("id").ok())
       .collect();
     let Some(session) = sessions.iter().find(|s| !written.contains(s.id.as_str())) else {
       return Ok(Error::Query {
-        context: Op::plain("saveSessions").to_string(),
+        context: call.op().to_string(),
         message: format!("wrote {} of {} sessions", written.len(), sessions.len()),
         sqlstate: None,
       });
     };
-    let op = Op::on("saveSessions", &session.id);
+    let op = call.on(&session.id);
     let stored = self
-      .query_opt(client, &self.sql.stored_version, &[&session.id], op)
+      .query_opt(client, &self.sql.sessions.stored_version, &[&session.id], op)
       .await?;
     Ok(Error::Conflict {
       id: session.id.clone(),
       attempted: i64::from(session.version),
       stored: match stored {
-        Some(row) => i64::from(column::<i32>(&row, 0, op)?),
+        Some(row) => i64::from(column::<i32>(&row, "version", op)?),
         None => 0,
       },
     })
   }
 
   /// One session's JSON, or `None`.
-  pub async fn get_session(&self, id: &str) -> Result<Option<String>> {
-    let op = Op::on("getSession", id);
+  pub async fn get_session(&self, call: Call, id: &str) -> Result<Option<String>> {
+    let op = call.on(id);
     with_client!(self, op, retry, |client| async {
-      match self.query_opt(&client, &self.sql.get_session, &[&id], op).await? {
-        Some(row) => Ok(Some(column::<RawJson<'_>>(&row, 0, op)?.0.to_owned())),
+      match self
+        .query_opt(&client, &self.sql.sessions.get_session, &[&id], op)
+        .await?
+      {
+        Some(row) => Ok(Some(column::<RawJson<'_>>(&row, "data", op)?.0.to_owned())),
         None => Ok(None),
       }
     })
   }
 
   /// The found sessions as one JSON array of `[id, session]` pairs (one parse on the JS side).
-  pub async fn get_sessions(&self, ids: &[String]) -> Result<String> {
+  pub async fn get_sessions(&self, call: Call, ids: &[String]) -> Result<String> {
     if ids.is_empty() {
       return Ok("[]".into());
     }
-    let op = Op::plain("getSessions");
+    let op = call.op();
     let rows = with_client!(self, op, retry, |client| async {
-      self.query(&client, &self.sql.get_sessions, &[&ids], op).await
+      self.query(&client, &self.sql.sessions.get_sessions, &[&ids], op).await
     })?;
     let mut parts = Vec::with_capacity(rows.len());
     let mut length = 2;
     for row in &rows {
-      let id: &str = column(row, 0, op)?;
-      let json: RawJson<'_> = column(row, 1, op)?;
+      let id: &str = column(row, "id", op)?;
+      let json: RawJson<'_> = column(row, "data", op)?;
       length += id.len() + json.0.len() + 8;
       parts.push((id, json.0));
     }
@@ -239,30 +330,40 @@ impl Store {
   }
 
   /// Deletes one session; true when a row was deleted. Not retried: a repeat could misreport.
-  pub async fn delete_session(&self, id: &str) -> Result<bool> {
-    let op = Op::on("deleteSession", id);
+  pub async fn delete_session(&self, call: Call, id: &str) -> Result<bool> {
+    let op = call.on(id);
     with_client!(self, op, once, |client| async {
-      Ok(self.execute(&client, &self.sql.delete_session, &[&id], op).await? > 0)
+      Ok(
+        self
+          .execute(&client, &self.sql.sessions.delete_session, &[&id], op)
+          .await?
+          > 0,
+      )
     })
   }
 
   /// Deletes many sessions in one statement; the number deleted.
-  pub async fn delete_sessions(&self, ids: &[String]) -> Result<u64> {
+  pub async fn delete_sessions(&self, call: Call, ids: &[String]) -> Result<u64> {
     if ids.is_empty() {
       return Ok(0);
     }
-    let op = Op::plain("deleteSessions");
+    let op = call.op();
     with_client!(self, op, once, |client| async {
-      self.execute(&client, &self.sql.delete_sessions, &[&ids], op).await
+      self
+        .execute(&client, &self.sql.sessions.delete_sessions, &[&ids], op)
+        .await
     })
   }
 
   /// Whether a session exists.
-  pub async fn has_session(&self, id: &str) -> Result<bool> {
-    let op = Op::on("hasSession", id);
+  pub async fn has_session(&self, call: Call, id: &str) -> Result<bool> {
+    let op = call.on(id);
     with_client!(self, op, retry, |client| async {
-      match self.query_opt(&client, &self.sql.has_session, &[&id], op).await? {
-        Some(row) => column(&row, 0, op),
+      match self
+        .query_opt(&client, &self.sql.sessions.has_session, &[&id], op)
+        .await?
+      {
+        Some(row) => column(&row, "found", op),
         None => Ok(false),
       }
     })
@@ -270,34 +371,32 @@ impl Store {
 
   /// Summaries, newest `updatedAt` first, as a JSON array of `{id, state, updatedAt, agentCount}`
   /// with `updatedAt` in epoch milliseconds.
-  pub async fn list_sessions(&self, state: Option<&str>, limit: Option<i64>, offset: Option<i64>) -> Result<String> {
-    let op = Op::plain("listSessions");
+  pub async fn list_sessions(
+    &self,
+    call: Call,
+    state: Option<&str>,
+    limit: Option<i64>,
+    offset: Option<i64>,
+  ) -> Result<String> {
+    let op = call.op();
+    let sql = &self.sql.sessions;
     let rows = with_client!(self, op, retry, |client| async {
       match state {
         Some(state) => {
           self
-            .query(
-              &client,
-              &self.sql.list_sessions_by_state,
-              &[&limit, &offset, &state],
-              op,
-            )
+            .query(&client, &sql.list_sessions_by_state, &[&limit, &offset, &state], op)
             .await
         }
-        None => {
-          self
-            .query(&client, &self.sql.list_sessions, &[&limit, &offset], op)
-            .await
-        }
+        None => self.query(&client, &sql.list_sessions, &[&limit, &offset], op).await,
       }
     })?;
     let mut out = String::with_capacity(2 + rows.len() * 96);
     out.push('[');
     for (index, row) in rows.iter().enumerate() {
-      let id: &str = column(row, 0, op)?;
-      let state: Option<&str> = column(row, 1, op)?;
-      let updated_at: SystemTime = column(row, 2, op)?;
-      let agent_count: i32 = column(row, 3, op)?;
+      let id: &str = column(row, "id", op)?;
+      let state: Option<&str> = column(row, "state", op)?;
+      let updated_at: SystemTime = column(row, "updated_at", op)?;
+      let agent_count: i32 = column(row, "agent_count", op)?;
       if index > 0 {
         out.push(',');
       }
@@ -319,33 +418,42 @@ impl Store {
   }
 
   /// Deletes all sessions, or those updated before `before`; the number deleted.
-  pub async fn clear(&self, before: Option<SystemTime>) -> Result<u64> {
-    let op = Op::plain("clear");
+  pub async fn clear(&self, call: Call, before: Option<SystemTime>) -> Result<u64> {
+    let op = call.op();
+    let sql = &self.sql.sessions;
     with_client!(self, op, once, |client| async {
       match before {
-        Some(before) => self.execute(&client, &self.sql.clear_before, &[&before], op).await,
-        None => self.execute(&client, &self.sql.clear_all, &[], op).await,
+        Some(before) => self.execute(&client, &sql.clear_before, &[&before], op).await,
+        None => self.execute(&client, &sql.clear_all, &[], op).await,
       }
     })
   }
 
   /// Counts per state and the tables' size.
-  pub async fn stats(&self) -> Result<Stats> {
-    let op = Op::plain("getStats");
+  pub async fn stats(&self, call: Call) -> Result<Stats> {
+    let op = call.op();
+    let tables = &self.sql.tables;
     let rows = with_client!(self, op, retry, |client| async {
-      self.query(&client, &self.sql.stats, &[], op).await
+      self
+        .query(
+          &client,
+          &self.sql.sessions.stats,
+          &[&tables.sessions, &tables.key_value],
+          op,
+        )
+        .await
     })?;
     let Some(row) = rows.first() else {
       return Ok(Stats::default());
     };
-    let mut by_state = [0i64; 5];
-    for (index, count) in by_state.iter_mut().enumerate() {
-      *count = column(row, index + 1, op)?;
-    }
     Ok(Stats {
-      total: column(row, 0, op)?,
-      by_state,
-      size_bytes: column(row, 6, op)?,
+      total: column(row, "total", op)?,
+      active: column(row, "active", op)?,
+      paused: column(row, "paused", op)?,
+      expired: column(row, "expired", op)?,
+      invalidated_pending_cleanup: column(row, "invalidated_pending_cleanup", op)?,
+      closed: column(row, "closed", op)?,
+      size_bytes: column(row, "size_bytes", op)?,
     })
   }
 }

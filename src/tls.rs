@@ -11,26 +11,26 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use crate::config::{Config, SslMode};
+use crate::config::{SslMode, Tls};
 use crate::error::{Error, Result};
 
-/// Builds the rustls connector for `config.ssl_mode` (not called for `disable`).
-pub fn connector(config: &Config) -> Result<MakeRustlsConnect> {
+/// Builds the rustls connector for `tls.mode` (not called for `disable`).
+pub fn connector(tls: &Tls) -> Result<MakeRustlsConnect> {
   let provider = Arc::new(rustls::crypto::ring::default_provider());
   let builder = ClientConfig::builder_with_provider(provider.clone())
     .with_safe_default_protocol_versions()
     .map_err(|e| Error::config("sslMode", format!("TLS setup failed: {e}")))?;
-  let client_config = match config.ssl_mode {
+  let client_config = match tls.mode {
     SslMode::Disable | SslMode::Prefer | SslMode::Require => builder
       .dangerous()
       .with_custom_certificate_verifier(Arc::new(NoCertificateCheck(provider)))
       .with_no_client_auth(),
     SslMode::VerifyCa | SslMode::VerifyFull => {
-      let roots = Arc::new(root_store(config)?);
+      let roots = Arc::new(root_store(tls)?);
       let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider)
         .build()
         .map_err(|e| Error::config("sslRootCert", format!("cannot build a certificate verifier: {e}")))?;
-      let verifier: Arc<dyn ServerCertVerifier> = if config.ssl_mode == SslMode::VerifyCa {
+      let verifier: Arc<dyn ServerCertVerifier> = if tls.mode == SslMode::VerifyCa {
         Arc::new(ChainOnly(webpki))
       } else {
         webpki
@@ -45,12 +45,12 @@ pub fn connector(config: &Config) -> Result<MakeRustlsConnect> {
 }
 
 /// The CA certificates to trust: inline PEM, else `sslRootCert`, else the system's store.
-fn root_store(config: &Config) -> Result<RootCertStore> {
-  let certificates: Vec<CertificateDer<'static>> = if let Some(pem) = &config.ssl_ca_pem {
+fn root_store(tls: &Tls) -> Result<RootCertStore> {
+  let certificates: Vec<CertificateDer<'static>> = if let Some(pem) = &tls.ca_pem {
     CertificateDer::pem_slice_iter(pem.as_bytes())
       .collect::<std::result::Result<_, _>>()
       .map_err(|e| Error::config("ssl.ca", format!("cannot read the PEM certificates: {e}")))?
-  } else if let Some(path) = &config.ssl_root_cert {
+  } else if let Some(path) = &tls.root_cert {
     CertificateDer::pem_file_iter(path)
       .and_then(|certs| certs.collect::<std::result::Result<_, _>>())
       .map_err(|e| Error::config("sslRootCert", format!("cannot read {}: {e}", path.display())))?

@@ -1,0 +1,234 @@
+//! An open store: the pool, the SQL for its schema and the config it was built from, and the
+//! statement runner every query goes through (cached prepared statement or one-shot typed
+//! statement, error classification).
+
+use std::fmt;
+use std::sync::{Arc, Mutex, Weak};
+
+use deadpool_postgres::{GenericClient, Object, Pool};
+use futures_util::TryStreamExt;
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::{Row, Statement};
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::metrics::Metrics;
+use crate::pool;
+use crate::schema::{Sql, Stmt};
+
+/// A public method being served, by its JS name: it names the call in errors and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Call(pub &'static str);
+
+impl Call {
+  /// This call, about one id or key.
+  pub fn on(self, subject: &str) -> Op<'_> {
+    Op {
+      method: self.0,
+      subject: Some(subject),
+    }
+  }
+
+  /// This call, about no single id or key.
+  pub fn op(self) -> Op<'static> {
+    Op {
+      method: self.0,
+      subject: None,
+    }
+  }
+}
+
+/// Names an operation in error messages, e.g. `saveSession("abc")`; formatted only on failure.
+#[derive(Clone, Copy)]
+pub struct Op<'a> {
+  /// The public method name.
+  pub method: &'static str,
+  /// The session id or key involved, if any.
+  pub subject: Option<&'a str>,
+}
+
+impl fmt::Display for Op<'_> {
+  fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    match self.subject {
+      Some(subject) => write!(f, "{}({subject:?})", self.method),
+      None => write!(f, "{}()", self.method),
+    }
+  }
+}
+
+/// An open store.
+pub struct Store {
+  pool: Pool,
+  /// The adapter's counters (this store records retries).
+  pub metrics: Arc<Metrics>,
+  purge_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+  /// The SQL of every statement.
+  pub sql: Sql,
+  /// The configuration the pool was built from.
+  pub config: Config,
+}
+
+impl Store {
+  /// Builds the pool (opening no connection) and the SQL for the configured schema.
+  pub fn new(config: Config, metrics: Arc<Metrics>) -> Result<Self> {
+    Ok(Store {
+      pool: pool::build(&config)?,
+      metrics,
+      purge_task: Mutex::new(None),
+      sql: Sql::new(config.options.schema.as_ref().map(|name| name.0.as_str())),
+      config,
+    })
+  }
+
+  /// Starts the background purge of expired key-value entries when `purgeIntervalMs` is set.
+  /// The task runs on the tokio runtime (it never keeps Node's event loop alive) and ends with
+  /// the store.
+  pub fn start_purge_task(self: &Arc<Self>) {
+    let Some(interval) = self.config.options.purge_interval_ms.map(|ms| ms.duration()) else {
+      return;
+    };
+    let store: Weak<Store> = Arc::downgrade(self);
+    let task = tokio::spawn(async move {
+      let mut ticks = tokio::time::interval(interval);
+      ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+      ticks.tick().await;
+      loop {
+        ticks.tick().await;
+        let Some(store) = store.upgrade() else {
+          break;
+        };
+        // A failed purge is retried at the next tick; expired entries already read as absent.
+        let _ = store.purge_expired(crate::store::Call("purgeExpired")).await;
+      }
+    });
+    if let Ok(mut slot) = self.purge_task.lock() {
+      if let Some(previous) = slot.replace(task) {
+        previous.abort();
+      }
+    }
+  }
+
+  /// A pooled connection, or `E_TIMEOUT` / `E_CONNECTION` / `E_CLOSED`.
+  pub async fn client(&self, op: Op<'_>) -> Result<Object> {
+    self.pool.get().await.map_err(|e| Error::from_pool(op, e))
+  }
+
+  /// Forgets every connection's prepared statements (after the tables may have been recreated).
+  pub fn forget_prepared_statements(&self) {
+    self.pool.manager().statement_caches.clear();
+  }
+
+  /// Runs `SELECT 1`.
+  pub async fn ping(&self, call: crate::store::Call) -> Result<()> {
+    let op = call.op();
+    crate::retry::with_client!(self, op, retry, |client| async {
+      client
+        .simple_query("SELECT 1")
+        .await
+        .map(|_| ())
+        .map_err(|e| Error::from_pg(op, &e))
+    })
+  }
+
+  /// Stops handing out connections and drops the idle ones; busy ones close when returned.
+  pub fn close(&self) {
+    if let Ok(mut slot) = self.purge_task.lock() {
+      if let Some(task) = slot.take() {
+        task.abort();
+      }
+    }
+    self.pool.close();
+  }
+
+  /// Pool figures.
+  pub fn pool_status(&self) -> deadpool_postgres::Status {
+    self.pool.status()
+  }
+}
+
+/// Parameters as tokio-postgres takes them.
+pub type Params<'a> = [&'a (dyn ToSql + Sync)];
+
+/// A pooled connection or a transaction on one: deadpool's statement cache plus tokio-postgres'
+/// one-shot typed queries.
+pub trait Conn: GenericClient + Sync {
+  /// The tokio-postgres client or transaction underneath.
+  type Pg: tokio_postgres::GenericClient + Sync;
+  /// The tokio-postgres client or transaction underneath.
+  fn pg(&self) -> &Self::Pg;
+}
+
+impl Conn for Object {
+  type Pg = tokio_postgres::Client;
+  fn pg(&self) -> &tokio_postgres::Client {
+    self
+  }
+}
+
+impl<'a> Conn for deadpool_postgres::Transaction<'a> {
+  type Pg = tokio_postgres::Transaction<'a>;
+  fn pg(&self) -> &tokio_postgres::Transaction<'a> {
+    self
+  }
+}
+
+fn typed<'p>(stmt: &Stmt, params: &Params<'p>) -> Vec<(&'p (dyn ToSql + Sync), Type)> {
+  params
+    .iter()
+    .zip(stmt.types)
+    .map(|(param, ty)| (*param, ty.clone()))
+    .collect()
+}
+
+impl Store {
+  /// The connection's prepared statement for `stmt` (prepared on first use, then cached).
+  pub async fn prepared(&self, client: &impl Conn, stmt: &Stmt, op: Op<'_>) -> Result<Statement> {
+    client
+      .prepare_typed_cached(&stmt.text, stmt.types)
+      .await
+      .map_err(|e| Error::from_pg(op, &e))
+  }
+
+  /// Runs a statement and returns its rows: prepared and cached, or with `statementCache: false`
+  /// as one unnamed typed statement (one round trip, nothing left on the server).
+  pub async fn query(&self, client: &impl Conn, stmt: &Stmt, params: &Params<'_>, op: Op<'_>) -> Result<Vec<Row>> {
+    let rows = if self.config.options.statement_cache.0 {
+      let statement = self.prepared(client, stmt, op).await?;
+      client.query(&statement, params).await
+    } else {
+      tokio_postgres::GenericClient::query_typed(client.pg(), &stmt.text, &typed(stmt, params)).await
+    };
+    rows.map_err(|e| Error::from_pg(op, &e))
+  }
+
+  /// Runs a statement and returns its first row, if any.
+  pub async fn query_opt(
+    &self,
+    client: &impl Conn,
+    stmt: &Stmt,
+    params: &Params<'_>,
+    op: Op<'_>,
+  ) -> Result<Option<Row>> {
+    Ok(self.query(client, stmt, params, op).await?.into_iter().next())
+  }
+
+  /// Runs a statement and returns the number of rows it affected.
+  pub async fn execute(&self, client: &impl Conn, stmt: &Stmt, params: &Params<'_>, op: Op<'_>) -> Result<u64> {
+    let pg_error = |e: tokio_postgres::Error| Error::from_pg(op, &e);
+    if self.config.options.statement_cache.0 {
+      let statement = self.prepared(client, stmt, op).await?;
+      return client.execute(&statement, params).await.map_err(pg_error);
+    }
+    let stream = tokio_postgres::GenericClient::query_typed_raw(client.pg(), &stmt.text, typed(stmt, params))
+      .await
+      .map_err(pg_error)?;
+    futures_util::pin_mut!(stream);
+    while stream.try_next().await.map_err(pg_error)?.is_some() {}
+    Ok(stream.rows_affected().unwrap_or(0))
+  }
+}
+
+/// Reads a column by name, turning a type mismatch into `E_QUERY` instead of a panic.
+pub fn column<'a, T: tokio_postgres::types::FromSql<'a>>(row: &'a Row, name: &str, op: Op<'_>) -> Result<T> {
+  row.try_get(name).map_err(|e| Error::from_pg(op, &e))
+}
