@@ -257,7 +257,8 @@ class PostgresStorageAdapter {
   /** Deletes all sessions, or those whose `updatedAt` is before `olderThan`; resolves to the count. */
   clear(olderThan) {
     return this.#call((ticket) => {
-      const before = olderThan === undefined || olderThan === null ? null : check.dateMs(this.#classes, olderThan, 'clear', 'olderThan')
+      // Only a missing argument means "all": clear(null) is refused, so an unset variable cannot wipe the table.
+      const before = olderThan === undefined ? null : check.dateMs(this.#classes, olderThan, 'clear', 'olderThan')
       return this.#native.clear(ticket, before)
     })
   }

@@ -1,5 +1,13 @@
 'use strict'
-// Input checks run before anything reaches the database: a refused call writes nothing.
+// Input checks, run before anything reaches the database: a refused call writes nothing.
+//
+// The rule: every argument a caller passes to a method is checked here, once, before the native
+// call, and a refusal is a ValidationError naming the field (e.g. `session.metadata.tags[2]`).
+// Constructor and initialize() options are checked once too, by the Rust core (src/config.rs),
+// which names the option. The Rust core trusts this file for the shape and range of what it is
+// given and only guards its own invariants (it never panics on a value it did not expect). What
+// only PostgreSQL can judge (jsonb's size limit, a repeated id the database sees first) comes back
+// as E_VALIDATION from the database's SQLSTATE.
 
 const { invalid } = require('./errors.js')
 const { serializeSession } = require('./session-json.js')
@@ -10,6 +18,10 @@ const MAX_ID_LENGTH = 255
 const MAX_KEY_LENGTH = 1024
 /** Largest version the INTEGER column holds. */
 const MAX_VERSION = 2147483647
+/** Earliest instant PostgreSQL's TIMESTAMP holds (4714-11-24 BC); later JS Dates all fit. */
+const MIN_TIMESTAMP_MS = Date.UTC(-4713, 10, 24)
+/** Longest TTL, in seconds (about 3,000 years; far beyond it, expiry overflows TIMESTAMP). */
+const MAX_TTL_SECONDS = 1e11
 
 function describe(value) {
   if (value === null) return 'null'
@@ -57,11 +69,18 @@ function checkKey(classes, key, method) {
   return checkText(classes, key, method, 'key', MAX_KEY_LENGTH)
 }
 
-/** A valid Date's epoch milliseconds. */
+/** A valid Date's epoch milliseconds, within PostgreSQL's TIMESTAMP range. */
 function dateMs(classes, value, method, field) {
   const ms = value instanceof Date ? value.getTime() : NaN
   if (Number.isNaN(ms)) {
     throw invalid(classes, `${method}: ${field} must be a valid Date (got ${describe(value)})`, field)
+  }
+  if (ms < MIN_TIMESTAMP_MS) {
+    throw invalid(
+      classes,
+      `${method}: ${field} is before 4714-11-24 BC, the earliest time PostgreSQL can store (got ${value.toISOString()})`,
+      field,
+    )
   }
   return ms
 }
@@ -115,10 +134,46 @@ function pathOfNul(value, path, seen = new Set()) {
   return null
 }
 
+// JSON.stringify writes NaN, ±Infinity and an Invalid Date as null, and a Map, Set, RegExp, Error
+// (and the like) holding no enumerable property as {}: what would be stored is not what was given.
+// Such output always contains "null" or "{}", so only then is the value walked, to name the culprit.
+const EMPTIED_BY_JSON = new Set([
+  '[object Map]',
+  '[object Set]',
+  '[object WeakMap]',
+  '[object WeakSet]',
+  '[object RegExp]',
+  '[object Error]',
+  '[object Promise]',
+  '[object ArrayBuffer]',
+])
+
+// The path of the first value JSON.stringify would lose, and what it is; or null.
+function lostValue(value, path) {
+  if (typeof value === 'number') return Number.isFinite(value) ? null : { path, what: String(value) }
+  if (value === null || typeof value !== 'object') return null
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? { path, what: 'an Invalid Date' } : null
+  if (typeof value.toJSON === 'function') {
+    const json = value.toJSON()
+    return json === value ? null : lostValue(json, path)
+  }
+  const keys = Object.keys(value)
+  if (keys.length === 0 && !Array.isArray(value)) {
+    const tag = Object.prototype.toString.call(value)
+    return EMPTIED_BY_JSON.has(tag) ? { path, what: `a ${tag.slice(8, -1)}` } : null
+  }
+  const isArray = Array.isArray(value)
+  for (const key of keys) {
+    const found = lostValue(value[key], isArray ? `${path}[${key}]` : `${path}.${key}`)
+    if (found !== null) return found
+  }
+  return null
+}
+
 /**
- * JSON.stringify, refusing as ValidationError what PostgreSQL's jsonb cannot store exactly:
- * circular structures, BigInts, and strings holding U+0000 (jsonb rejects \u0000; we refuse it
- * rather than store something else).
+ * JSON.stringify, refusing as ValidationError what would not be stored as given: circular
+ * structures, BigInts, strings holding U+0000 (jsonb cannot store it), NaN and ±Infinity, Invalid
+ * Dates, and Maps, Sets, RegExps and Errors (which JSON turns into {}).
  */
 function toJson(classes, value, method, field, stringify = JSON.stringify) {
   let json
@@ -134,14 +189,28 @@ function toJson(classes, value, method, field, stringify = JSON.stringify) {
     const where = pathOfNul(value, field) ?? field
     throw invalid(classes, `${method}: ${where} contains the character U+0000, which PostgreSQL jsonb cannot store`, where)
   }
+  if (json.includes('null') || json.includes('{}')) {
+    const lost = lostValue(value, field)
+    if (lost !== null) {
+      throw invalid(
+        classes,
+        `${method}: ${lost.path} is ${lost.what}, which JSON cannot store as given (it would be stored as null or {})`,
+        lost.path,
+      )
+    }
+  }
   return json
 }
 
-/** A TTL in seconds: a positive finite number, or null for "never expires". */
+/** A TTL in seconds: a positive number up to MAX_TTL_SECONDS, or null for "never expires". */
 function checkTtl(classes, ttl, method, field) {
   if (ttl === null) return null
-  if (typeof ttl !== 'number' || !Number.isFinite(ttl) || ttl <= 0) {
-    throw invalid(classes, `${method}: ${field} must be a positive number of seconds or null (got ${describe(ttl)})`, field)
+  if (typeof ttl !== 'number' || !Number.isFinite(ttl) || ttl <= 0 || ttl > MAX_TTL_SECONDS) {
+    throw invalid(
+      classes,
+      `${method}: ${field} must be a positive number of seconds up to ${MAX_TTL_SECONDS}, or null (got ${describe(ttl)})`,
+      field,
+    )
   }
   return ttl
 }
@@ -170,9 +239,6 @@ function checkDefaultTtl(classes, ttl, method) {
 }
 
 module.exports = {
-  MAX_ID_LENGTH,
-  MAX_KEY_LENGTH,
-  MAX_VERSION,
   describe,
   checkId,
   checkKey,

@@ -1,5 +1,6 @@
 //! The adapter's lifecycle: not initialized -> open (a [`Store`]) -> closed, and back to open.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use crate::config::{self, Config, Options};
@@ -20,6 +21,8 @@ pub struct Adapter {
   options: Options,
   state: RwLock<State>,
   initializing: tokio::sync::Mutex<()>,
+  /// Counts `close()` calls: an `initialize()` that started before the latest one must not reopen.
+  closes: AtomicU64,
 }
 
 impl Adapter {
@@ -32,33 +35,76 @@ impl Adapter {
       options,
       state: RwLock::new(State::New),
       initializing: tokio::sync::Mutex::new(()),
+      closes: AtomicU64::new(0),
     })
   }
 
-  /// Opens the pool (or keeps the open one when the configuration is unchanged) and creates the
-  /// schema if missing. Safe to call again at any time, also after `close()`.
-  pub async fn initialize(&self, call: Call, overrides_json: Option<&str>) -> Result<()> {
-    let options = match overrides_json {
-      Some(json) => config::with_initialize_overrides(&self.options, json)?,
-      None => self.options.clone(),
-    };
-    let config: Config = config::resolve(&options, &config::process_env)?;
-    let _one_at_a_time = self.initializing.lock().await;
+  /// Where this adapter is in its open/close history; read when `initialize()` is called (on
+  /// the JS thread) and handed to [`Adapter::initialize`], so that a `close()` made after it wins.
+  pub fn epoch(&self) -> u64 {
+    self.closes.load(Ordering::SeqCst)
+  }
 
+  /// Opens the pool (or keeps the open one when the configuration is unchanged) and creates the
+  /// schema if missing. Safe to call again at any time, also after `close()`; but if `close()` is
+  /// called while it runs (after `epoch` was read), close wins: this fails with `E_CLOSED` and
+  /// releases what it opened. The overrides may not weaken TLS (`E_CONFIG`).
+  pub async fn initialize(&self, call: Call, overrides_json: Option<&str>, epoch: u64) -> Result<()> {
+    let config: Config = match overrides_json {
+      Some(json) => {
+        let options = config::with_initialize_overrides(&self.options, json)?;
+        let configured = config::resolve(&self.options, &config::process_env)?.tls.mode;
+        let config = config::resolve(&options, &config::process_env)?;
+        if config.tls.mode < configured {
+          return Err(Error::config(
+            "options.sslMode",
+            format!(
+              "initialize() would weaken TLS from {} (as the adapter was constructed) to {}; \
+               configure TLS in the constructor instead",
+              configured.name(),
+              config.tls.mode.name()
+            ),
+          ));
+        }
+        config
+      }
+      None => config::resolve(&self.options, &config::process_env)?,
+    };
+    let _one_at_a_time = self.initializing.lock().await;
+    let closed = |call: Call| Error::Closed {
+      context: call.op().to_string(),
+    };
+    if self.epoch() != epoch {
+      return Err(closed(call));
+    }
     let current = match &*self.read_state()? {
       State::Open(store) if store.config == config => Some(store.clone()),
       _ => None,
     };
     if let Some(store) = current {
-      return store.create_schema(call).await;
+      store.create_schema(call).await?;
+      return if self.epoch() == epoch {
+        Ok(())
+      } else {
+        Err(closed(call))
+      };
     }
     let store = Arc::new(Store::new(config, self.metrics.clone())?);
     if let Err(error) = store.create_schema(call).await {
       store.close();
       return Err(error);
     }
+    let previous = {
+      let mut state = self.write_state()?;
+      // close() bumps the epoch under this lock: checking here means it cannot slip in between.
+      if self.epoch() != epoch {
+        drop(state);
+        store.close();
+        return Err(closed(call));
+      }
+      std::mem::replace(&mut *state, State::Open(store.clone()))
+    };
     store.start_purge_task();
-    let previous = std::mem::replace(&mut *self.write_state()?, State::Open(store));
     if let State::Open(previous) = previous {
       previous.close();
     }
@@ -80,7 +126,11 @@ impl Adapter {
 
   /// Closes the pool. Calls already running finish; later calls fail with `E_CLOSED`.
   pub fn close(&self) -> Result<()> {
-    let previous = std::mem::replace(&mut *self.write_state()?, State::Closed);
+    let previous = {
+      let mut state = self.write_state()?;
+      self.closes.fetch_add(1, Ordering::SeqCst);
+      std::mem::replace(&mut *state, State::Closed)
+    };
     if let State::Open(store) = previous {
       store.close();
     }

@@ -56,6 +56,11 @@ pub struct Options {
   /// Time a call waits for a free pooled connection before `E_TIMEOUT`, ms. Default `10000`.
   #[serde(default)]
   pub acquire_timeout_ms: Timeout<10_000>,
+  /// Client-side deadline on each call's whole work (waiting for a connection, statements,
+  /// commit), ms; past it the call fails with `E_TIMEOUT` and its connection is discarded, so a
+  /// silent server or network path never hangs a call. Default `30000`.
+  #[serde(default, alias = "query_timeout")]
+  pub query_timeout_ms: Timeout<30_000>,
   /// Server-side `statement_timeout` set on every connection, ms. Default: off (the server's).
   #[serde(alias = "statement_timeout")]
   pub statement_timeout_ms: Option<Millis>,
@@ -63,6 +68,11 @@ pub struct Options {
   pub purge_interval_ms: Option<Millis>,
   /// Schema holding the tables, created if missing. Default: unqualified names (`search_path`).
   pub schema: Option<SchemaName>,
+  /// `initialize()` creates what is missing of the schema (`true`), or only checks that the
+  /// tables and indexes exist and says what is missing (`false`, for managed schemas and roles
+  /// without DDL rights). Default `true`.
+  #[serde(default)]
+  pub create_schema: Flag<true>,
   /// Prepared statements per connection; `false` for PgBouncer's transaction pooling. Default `true`.
   #[serde(default)]
   pub statement_cache: Flag<true>,

@@ -145,24 +145,59 @@ impl Error {
     classify_sqlstate(context, redact(&message), db.code())
   }
 
-  /// Classifies a pool error raised while doing `op`.
-  pub fn from_pool(op: Op<'_>, error: PoolError) -> Self {
+  /// Classifies a pool error raised while doing `op`; `servers` (`host:port, ...`) says where
+  /// a connection was being opened.
+  pub fn from_pool(op: Op<'_>, error: PoolError, servers: &str) -> Self {
+    let context = op.to_string();
     match error {
       PoolError::Timeout(kind) => Error::Timeout {
-        context: op.to_string(),
-        message: format!("timed out waiting for a database connection ({kind:?})"),
+        context,
+        message: match kind {
+          deadpool_postgres::TimeoutType::Wait => {
+            "no pooled connection became free within acquireTimeoutMs (all are busy)".to_string()
+          }
+          deadpool_postgres::TimeoutType::Create => format!("timed out connecting to {servers} (connectTimeoutMs)"),
+          deadpool_postgres::TimeoutType::Recycle => format!("timed out checking a pooled connection to {servers}"),
+        },
         sqlstate: None,
       },
-      PoolError::Backend(e) => Error::from_pg(op, &e),
-      PoolError::Closed => Error::Closed {
-        context: op.to_string(),
+      PoolError::Backend(e) => match Error::from_pg(op, &e) {
+        Error::Connection {
+          context,
+          message,
+          sqlstate,
+        } => Error::Connection {
+          context,
+          message: format!("cannot connect to {servers}: {message}"),
+          sqlstate,
+        },
+        Error::Timeout {
+          context,
+          message,
+          sqlstate,
+        } => Error::Timeout {
+          context,
+          message: format!("cannot connect to {servers}: {message}"),
+          sqlstate,
+        },
+        other => other,
       },
+      PoolError::Closed => Error::Closed { context },
       other => Error::Connection {
-        context: op.to_string(),
-        message: redact(&other.to_string()),
+        context,
+        message: format!("cannot connect to {servers}: {}", redact(&other.to_string())),
         sqlstate: None,
       },
     }
+  }
+
+  /// True for work PostgreSQL aborted as a deadlock or serialization failure: nothing of it was
+  /// committed, so it may simply run again.
+  pub fn is_transient(&self) -> bool {
+    matches!(
+      self.sqlstate().map(SqlState::from_code),
+      Some(SqlState::T_R_DEADLOCK_DETECTED | SqlState::T_R_SERIALIZATION_FAILURE)
+    )
   }
 
   /// The text the native layer rejects with: `<CODE> <json details>`. `index.js` decodes it.
@@ -226,7 +261,8 @@ fn classify_sqlstate(context: String, message: String, code: &SqlState) -> Error
   }
 }
 
-/// The database refused the input itself (a batch holding one id twice is a cardinality violation).
+/// The database refused the input itself: text or JSON it cannot hold, a value out of its range,
+/// a value over its size limits (jsonb's 256 MB), a batch holding one id twice.
 fn refused_input(code: &SqlState) -> bool {
   matches!(
     *code,
@@ -238,6 +274,8 @@ fn refused_input(code: &SqlState) -> bool {
       | SqlState::NUMERIC_VALUE_OUT_OF_RANGE
       | SqlState::INVALID_PARAMETER_VALUE
       | SqlState::CARDINALITY_VIOLATION
+      | SqlState::DATETIME_FIELD_OVERFLOW
+      | SqlState::PROGRAM_LIMIT_EXCEEDED
   )
 }
 

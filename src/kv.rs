@@ -28,7 +28,7 @@ impl Store {
   /// Stores `json` under `key`; `ttl_seconds` from now, or never expiring when `None`.
   pub async fn set_value(&self, call: Call, key: &str, json: &str, ttl_seconds: Option<f64>) -> Result<()> {
     let op = call.on(key);
-    with_client!(self, op, retry, |client| async {
+    with_client!(self, op, |client| async {
       self
         .execute(
           &client,
@@ -44,7 +44,7 @@ impl Store {
   /// A live entry's JSON, or `None` when missing or expired.
   pub async fn get_value(&self, call: Call, key: &str) -> Result<Option<String>> {
     let op = call.on(key);
-    with_client!(self, op, retry, |client| async {
+    with_client!(self, op, |client| async {
       match self.query_opt(&client, &self.sql.kv.get_value, &[&key], op).await? {
         Some(row) => Ok(Some(column::<RawJson<'_>>(&row, "value", op)?.0.to_owned())),
         None => Ok(None),
@@ -52,10 +52,10 @@ impl Store {
     })
   }
 
-  /// Deletes an entry; true only when a live (unexpired) entry was deleted. Not retried.
+  /// Deletes an entry; true only when a live (unexpired) entry was deleted.
   pub async fn delete_value(&self, call: Call, key: &str) -> Result<bool> {
     let op = call.on(key);
-    with_client!(self, op, once, |client| async {
+    with_client!(self, op, |client| async {
       match self.query_opt(&client, &self.sql.kv.delete_value, &[&key], op).await? {
         Some(row) => column(&row, "live", op),
         None => Ok(false),
@@ -66,7 +66,7 @@ impl Store {
   /// Whether a live entry exists.
   pub async fn has_value(&self, call: Call, key: &str) -> Result<bool> {
     let op = call.on(key);
-    with_client!(self, op, retry, |client| async {
+    with_client!(self, op, |client| async {
       match self.query_opt(&client, &self.sql.kv.has_value, &[&key], op).await? {
         Some(row) => column(&row, "found", op),
         None => Ok(false),
@@ -77,7 +77,7 @@ impl Store {
   /// Deletes expired entries; the number deleted.
   pub async fn purge_expired(&self, call: Call) -> Result<u64> {
     let op = call.op();
-    with_client!(self, op, once, |client| async {
+    with_client!(self, op, |client| async {
       self.execute(&client, &self.sql.kv.purge_expired, &[], op).await
     })
   }

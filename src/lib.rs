@@ -275,8 +275,9 @@ impl NativeAdapter {
   /// Opens the pool and creates the schema. `overridesJson`: `initialize(config)`'s argument as JSON.
   #[napi]
   pub fn initialize(&self, request: u32, overrides_json: Option<String>) {
-    self.spawn(request, "initialize", |inner, call| async move {
-      inner.initialize(call, overrides_json.as_deref()).await
+    let epoch = self.inner.epoch();
+    self.spawn(request, "initialize", move |inner, call| async move {
+      inner.initialize(call, overrides_json.as_deref(), epoch).await
     });
   }
 

@@ -12,6 +12,12 @@ use crate::tls;
 
 /// Time allowed to check a pooled connection before reusing it.
 const RECYCLE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Idle time before the first TCP keepalive probe.
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(30);
+/// Time between unanswered keepalive probes.
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
+/// Unanswered probes before the connection is dropped.
+const KEEPALIVE_RETRIES: u32 = 3;
 
 /// Builds the pool. Opens no connection: the first `get()` does.
 pub fn build(config: &Config) -> Result<Pool> {
@@ -31,8 +37,14 @@ pub fn build(config: &Config) -> Result<Pool> {
     .password(config.password.expose())
     .application_name(&config.application_name)
     .connect_timeout(config.connect_timeout)
+    // A peer that vanished (host down, NAT or load balancer state dropped) is noticed on idle
+    // connections within about a minute, and under unacknowledged writes within the call's
+    // deadline (Linux: TCP_USER_TIMEOUT); calls themselves are bounded by queryTimeoutMs.
     .keepalives(true)
-    .keepalives_idle(Duration::from_secs(30));
+    .keepalives_idle(KEEPALIVE_IDLE)
+    .keepalives_interval(KEEPALIVE_INTERVAL)
+    .keepalives_retries(KEEPALIVE_RETRIES)
+    .tcp_user_timeout(config.options.query_timeout_ms.duration());
   pg.target_session_attrs(match config.target_session_attrs {
     SessionAttrs::Any => tokio_postgres::config::TargetSessionAttrs::Any,
     SessionAttrs::ReadWrite => tokio_postgres::config::TargetSessionAttrs::ReadWrite,

@@ -5,12 +5,22 @@
 //! UTC instants and "now" is always `now() AT TIME ZONE 'UTC'`, so neither the Node process' `TZ`
 //! nor the connection's `TimeZone` setting changes what is stored.
 
+use tokio_postgres::error::SqlState;
 use tokio_postgres::types::Type;
 
 use crate::error::{Error, Result};
 use crate::kv::KvSql;
 use crate::sessions::SessionSql;
-use crate::store::{Call, Store};
+use crate::store::{column, Call, Conn, Store};
+
+/// The tables and indexes of the original schema, as `create_schema()` makes them.
+const SCHEMA_OBJECTS: [&str; 5] = [
+  "sessions",
+  "key_value",
+  "idx_sessions_state",
+  "idx_sessions_updated_at",
+  "idx_key_value_ttl",
+];
 
 /// Key for `pg_advisory_xact_lock`, so concurrent `initialize()` calls do not race on DDL.
 const DDL_LOCK_KEY: i64 = 0x5354_4b50_4753_5431; // "STKPGST1"
@@ -64,6 +74,14 @@ impl Tables {
           namespace: Some(quoted),
         }
       }
+    }
+  }
+
+  /// `name` (a table or index of the schema) qualified as the statements name the tables.
+  pub fn qualify(&self, name: &str) -> String {
+    match &self.namespace {
+      Some(quoted) => format!("{quoted}.{name}"),
+      None => name.to_string(),
     }
   }
 
@@ -170,15 +188,31 @@ impl Sql {
 }
 
 impl Store {
-  /// Creates the schema if missing and prepares every statement on that connection, so the
-  /// first call after `initialize()` is as fast as the rest.
+  /// Creates what is missing of the schema (or, with `createSchema: false`, says what is missing)
+  /// and prepares every statement on that connection, so the first call after `initialize()` is
+  /// as fast as the rest. Nothing is created when everything exists, so a role with only DML
+  /// rights can initialize.
   pub async fn create_schema(&self, call: Call) -> Result<()> {
     let op = call.op();
     let client = self.client(op).await?;
-    client
-      .batch_execute(&self.sql.create_schema())
-      .await
-      .map_err(|e| Error::from_pg(op, &e))?;
+    let missing = self.missing_objects(&client, call).await?;
+    if !missing.is_empty() {
+      if !self.config.options.create_schema.0 {
+        return Err(Error::Query {
+          context: op.to_string(),
+          message: format!(
+            "the database lacks {} and createSchema is false: create them (see the README's Schema section) \
+             or let initialize() create them",
+            missing.join(", ")
+          ),
+          sqlstate: Some(SqlState::UNDEFINED_TABLE.code().to_string()),
+        });
+      }
+      client
+        .batch_execute(&self.sql.create_schema())
+        .await
+        .map_err(|e| Error::from_pg(op, &e))?;
+    }
     // The tables may have been dropped and recreated: forget plans made against the old ones.
     self.forget_prepared_statements();
     if self.config.options.statement_cache.0 {
@@ -187,6 +221,25 @@ impl Store {
       }
     }
     Ok(())
+  }
+
+  /// The schema's tables and indexes that do not exist, by name.
+  async fn missing_objects(&self, client: &impl Conn, call: Call) -> Result<Vec<String>> {
+    let op = call.op();
+    let names: &[&str] = &SCHEMA_OBJECTS;
+    let qualified: Vec<String> = SCHEMA_OBJECTS
+      .iter()
+      .map(|name| self.sql.tables.qualify(name))
+      .collect();
+    let rows = tokio_postgres::GenericClient::query_typed(
+      client.pg(),
+      "SELECT name FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS o(name, qualified, n) \
+         WHERE to_regclass(qualified) IS NULL ORDER BY n",
+      &[(&names, Type::TEXT_ARRAY), (&qualified, Type::TEXT_ARRAY)],
+    )
+    .await
+    .map_err(|e| Error::from_pg(op, &e))?;
+    rows.iter().map(|row| column::<String>(row, "name", op)).collect()
   }
 }
 

@@ -154,11 +154,11 @@ fn push_json_string(out: &mut String, text: &str) {
 
 impl Store {
   /// Upserts one session if its version is newer than the stored one; otherwise `E_CONFLICT`.
-  /// Retried once on a lost connection; a retry that finds this very save already stored succeeds.
+  /// Run again on a lost connection; a rerun that finds this very save already stored succeeds.
   pub async fn save_session(&self, call: Call, session: &SessionInput) -> Result<()> {
     let op = call.on(&session.id);
     let sql = &self.sql.sessions;
-    with_client!(self, op, retry, |client, attempt| async {
+    with_client!(self, op, |client, attempt| async {
       for _ in 0..CONFLICT_RETRIES {
         let params: [&(dyn ToSql + Sync); 5] = [
           &session.id,
@@ -217,14 +217,18 @@ impl Store {
       return Ok(0);
     }
     let op = call.op();
-    let ids: Vec<&str> = sessions.iter().map(|s| s.id.as_str()).collect();
-    let jsons: Vec<JsonText<'_>> = sessions.iter().map(|s| JsonText(&s.json)).collect();
-    let versions: Vec<i32> = sessions.iter().map(|s| s.version).collect();
-    let created: Vec<SystemTime> = sessions.iter().map(|s| s.created_at).collect();
-    let updated: Vec<SystemTime> = sessions.iter().map(|s| s.updated_at).collect();
+    // Rows are locked in id order, whatever the caller's order, so that two batches sharing ids
+    // cannot deadlock; errors still name sessions in the caller's order.
+    let mut in_id_order: Vec<&SessionInput> = sessions.iter().collect();
+    in_id_order.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+    let ids: Vec<&str> = in_id_order.iter().map(|s| s.id.as_str()).collect();
+    let jsons: Vec<JsonText<'_>> = in_id_order.iter().map(|s| JsonText(&s.json)).collect();
+    let versions: Vec<i32> = in_id_order.iter().map(|s| s.version).collect();
+    let created: Vec<SystemTime> = in_id_order.iter().map(|s| s.created_at).collect();
+    let updated: Vec<SystemTime> = in_id_order.iter().map(|s| s.updated_at).collect();
     let pg_error = |e: tokio_postgres::Error| Error::from_pg(op, &e);
 
-    with_client!(self, op, retry, |client, attempt| async {
+    with_client!(self, op, |client, attempt| async {
       let transaction = client.transaction().await.map_err(pg_error)?;
       let rows = self
         .query(
@@ -285,7 +289,7 @@ impl Store {
   /// One session's JSON, or `None`.
   pub async fn get_session(&self, call: Call, id: &str) -> Result<Option<String>> {
     let op = call.on(id);
-    with_client!(self, op, retry, |client| async {
+    with_client!(self, op, |client| async {
       match self
         .query_opt(&client, &self.sql.sessions.get_session, &[&id], op)
         .await?
@@ -302,7 +306,7 @@ impl Store {
       return Ok("[]".into());
     }
     let op = call.op();
-    let rows = with_client!(self, op, retry, |client| async {
+    let rows = with_client!(self, op, |client| async {
       self.query(&client, &self.sql.sessions.get_sessions, &[&ids], op).await
     })?;
     let mut parts = Vec::with_capacity(rows.len());
@@ -329,10 +333,10 @@ impl Store {
     Ok(out)
   }
 
-  /// Deletes one session; true when a row was deleted. Not retried: a repeat could misreport.
+  /// Deletes one session; true when a row was deleted.
   pub async fn delete_session(&self, call: Call, id: &str) -> Result<bool> {
     let op = call.on(id);
-    with_client!(self, op, once, |client| async {
+    with_client!(self, op, |client| async {
       Ok(
         self
           .execute(&client, &self.sql.sessions.delete_session, &[&id], op)
@@ -348,7 +352,7 @@ impl Store {
       return Ok(0);
     }
     let op = call.op();
-    with_client!(self, op, once, |client| async {
+    with_client!(self, op, |client| async {
       self
         .execute(&client, &self.sql.sessions.delete_sessions, &[&ids], op)
         .await
@@ -358,7 +362,7 @@ impl Store {
   /// Whether a session exists.
   pub async fn has_session(&self, call: Call, id: &str) -> Result<bool> {
     let op = call.on(id);
-    with_client!(self, op, retry, |client| async {
+    with_client!(self, op, |client| async {
       match self
         .query_opt(&client, &self.sql.sessions.has_session, &[&id], op)
         .await?
@@ -380,7 +384,7 @@ impl Store {
   ) -> Result<String> {
     let op = call.op();
     let sql = &self.sql.sessions;
-    let rows = with_client!(self, op, retry, |client| async {
+    let rows = with_client!(self, op, |client| async {
       match state {
         Some(state) => {
           self
@@ -421,7 +425,7 @@ impl Store {
   pub async fn clear(&self, call: Call, before: Option<SystemTime>) -> Result<u64> {
     let op = call.op();
     let sql = &self.sql.sessions;
-    with_client!(self, op, once, |client| async {
+    with_client!(self, op, |client| async {
       match before {
         Some(before) => self.execute(&client, &sql.clear_before, &[&before], op).await,
         None => self.execute(&client, &sql.clear_all, &[], op).await,
@@ -433,7 +437,7 @@ impl Store {
   pub async fn stats(&self, call: Call) -> Result<Stats> {
     let op = call.op();
     let tables = &self.sql.tables;
-    let rows = with_client!(self, op, retry, |client| async {
+    let rows = with_client!(self, op, |client| async {
       self
         .query(
           &client,

@@ -5,6 +5,8 @@
 use std::fmt;
 use std::sync::{Arc, Mutex, Weak};
 
+use tokio::time::Instant;
+
 use deadpool_postgres::{GenericClient, Object, Pool};
 use futures_util::TryStreamExt;
 use tokio_postgres::types::{ToSql, Type};
@@ -59,6 +61,8 @@ impl fmt::Display for Op<'_> {
 /// An open store.
 pub struct Store {
   pool: Pool,
+  /// The servers, as errors name them: `host:port`, comma-separated.
+  servers: String,
   /// The adapter's counters (this store records retries).
   pub metrics: Arc<Metrics>,
   purge_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
@@ -73,6 +77,7 @@ impl Store {
   pub fn new(config: Config, metrics: Arc<Metrics>) -> Result<Self> {
     Ok(Store {
       pool: pool::build(&config)?,
+      servers: servers(&config),
       metrics,
       purge_task: Mutex::new(None),
       sql: Sql::new(config.options.schema.as_ref().map(|name| name.0.as_str())),
@@ -108,9 +113,34 @@ impl Store {
     }
   }
 
-  /// A pooled connection, or `E_TIMEOUT` / `E_CONNECTION` / `E_CLOSED`.
+  /// When a call starting now must be done (`queryTimeoutMs`).
+  pub fn deadline(&self) -> Instant {
+    Instant::now() + self.config.options.query_timeout_ms.duration()
+  }
+
+  /// A pooled connection by `deadline`, or `E_TIMEOUT` / `E_CONNECTION` / `E_CLOSED`.
+  pub async fn client_until(&self, deadline: Instant, op: Op<'_>) -> Result<Object> {
+    match tokio::time::timeout_at(deadline, self.pool.get()).await {
+      Ok(client) => client.map_err(|e| Error::from_pool(op, e, &self.servers)),
+      Err(_) => Err(self.deadline_passed(op)),
+    }
+  }
+
+  /// A pooled connection, within a call's deadline from now.
   pub async fn client(&self, op: Op<'_>) -> Result<Object> {
-    self.pool.get().await.map_err(|e| Error::from_pool(op, e))
+    self.client_until(self.deadline(), op).await
+  }
+
+  /// The error of a call that ran out of time.
+  pub fn deadline_passed(&self, op: Op<'_>) -> Error {
+    Error::Timeout {
+      context: op.to_string(),
+      message: format!(
+        "no answer from {} within queryTimeoutMs ({} ms); the connection was discarded",
+        self.servers, self.config.options.query_timeout_ms.0 .0
+      ),
+      sqlstate: None,
+    }
   }
 
   /// Forgets every connection's prepared statements (after the tables may have been recreated).
@@ -121,7 +151,7 @@ impl Store {
   /// Runs `SELECT 1`.
   pub async fn ping(&self, call: crate::store::Call) -> Result<()> {
     let op = call.op();
-    crate::retry::with_client!(self, op, retry, |client| async {
+    crate::retry::with_client!(self, op, |client| async {
       client
         .simple_query("SELECT 1")
         .await
@@ -144,6 +174,29 @@ impl Store {
   pub fn pool_status(&self) -> deadpool_postgres::Status {
     self.pool.status()
   }
+}
+
+/// `host:port` of every configured server, as errors name them (never with credentials).
+fn servers(config: &Config) -> String {
+  config
+    .hosts
+    .iter()
+    .enumerate()
+    .map(|(index, host)| {
+      let port = config
+        .ports
+        .get(index)
+        .or(config.ports.first())
+        .copied()
+        .unwrap_or(5432);
+      if host.contains(':') && !host.starts_with('/') {
+        format!("[{host}]:{port}")
+      } else {
+        format!("{host}:{port}")
+      }
+    })
+    .collect::<Vec<_>>()
+    .join(", ")
 }
 
 /// Parameters as tokio-postgres takes them.
