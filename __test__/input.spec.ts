@@ -187,8 +187,14 @@ describe('clear() and null (issue 11)', () => {
 describe('lossy input is refused, naming the path (issue 11)', () => {
   const invalidDate = () => new Date('not a date')
   const agentIds = ['alpha', 'beta']
+  // makeSession shares turn objects between conversationHistory and each messageHistory: copy
+  // them, so an edit lands at exactly one path.
+  const copyTurns = (turns: any[]) =>
+    turns.map((turn) => ({ ...turn, agentResponses: turn.agentResponses.map((response: any) => ({ ...response })) }))
   const withHistory = (edit: (session: any) => void) => (a: PostgresStorageAdapter) => {
     const edited: any = makeSession({ agentIds })
+    edited.conversationHistory = copyTurns(edited.conversationHistory)
+    for (const id of agentIds) edited.agentStates[id].messageHistory = copyTurns(edited.agentStates[id].messageHistory)
     edit(edited)
     return a.saveSession(edited)
   }
