@@ -346,3 +346,140 @@ describe('passwords never appear in errors or output', () => {
     expect(result.stdout + result.stderr).not.toContain(WRONG)
   })
 })
+
+describe('connections killed while idle are replaced, whatever the method (issue 11)', () => {
+  const ROUNDS = 10
+  const IDLE_APP = `faults-spec-idle-${process.pid}`
+  let adapter: PostgresStorageAdapter
+  // Kept open so the calls follow the termination at once (a new client per query adds its login).
+  let killer: pg.Client
+
+  beforeAll(async () => {
+    adapter = new PostgresStorageAdapter({ ...config, applicationName: IDLE_APP, poolSize: 4 })
+    await adapter.initialize()
+    killer = new pg.Client({ ...cluster.target })
+    await killer.connect()
+  })
+
+  afterAll(async () => {
+    await adapter?.close()
+    await killer?.end()
+  })
+
+  /** Opens all 4 pooled connections: 4 reads held by a table lock until each has its own. */
+  async function warmFourConnections(): Promise<void> {
+    const locker = new pg.Client({ ...cluster.target })
+    await locker.connect()
+    try {
+      await locker.query('BEGIN')
+      await locker.query('LOCK TABLE key_value IN ACCESS EXCLUSIVE MODE')
+      const reads = Array.from({ length: 4 }, () => adapter.getValue(`idle-warm-${process.pid}`))
+      const deadline = performance.now() + 10_000
+      for (;;) {
+        const [{ n }] = await admin(
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'",
+          [IDLE_APP],
+        )
+        if (n === 4) break
+        if (performance.now() > deadline) throw new Error(`only ${n} of 4 pooled connections opened`)
+        await sleep(10)
+      }
+      await locker.query('COMMIT')
+      await Promise.all(reads)
+    } finally {
+      await locker.end()
+    }
+  }
+
+  it(`right after every idle pooled connection is terminated, deleteSession, deleteSessions, clear, deleteValue and purgeExpired succeed (${ROUNDS} rounds)`, async () => {
+    const failures: string[] = []
+    let unpurged = 0
+    for (let round = 0; round < ROUNDS; round++) {
+      const tag = `idle-${process.pid}-${round}`
+      // Old enough for clear(olderThan), and older every round so no earlier leftover is counted.
+      const old = new Date(Date.UTC(1990 - round, 0, 1))
+      const sessions = [0, 1, 2].map((index) => makeSession({ id: `${tag}-${index}` }))
+      const stale = [3, 4].map((index) => makeSession({ id: `${tag}-${index}`, updatedAt: old }))
+      await adapter.saveSessions([...sessions, ...stale])
+      await adapter.setValue(`${tag}-live`, 1)
+      await adapter.setValue(`${tag}-expired-a`, 1, { ttl: 0.001 })
+      await adapter.setValue(`${tag}-expired-b`, 1, { ttl: 0.001 })
+      await sleep(10)
+      unpurged += 2
+      await warmFourConnections()
+      const { rows: killed } = await killer.query(
+        'SELECT pg_terminate_backend(pid) AS done FROM pg_stat_activity WHERE application_name = $1',
+        [IDLE_APP],
+      )
+
+      // No sleep: the calls go out while the pool still holds the dead connections.
+      const expected: Array<[string, () => Promise<unknown>, unknown]> = [
+        ['deleteSession', () => adapter.deleteSession(sessions[0].id), true],
+        ['deleteSessions', () => adapter.deleteSessions([sessions[1].id, sessions[2].id, `${tag}-missing`]), 2],
+        ['clear', () => adapter.clear(new Date(old.getTime() + 86_400_000)), 2],
+        ['deleteValue', () => adapter.deleteValue(`${tag}-live`), true],
+        ['purgeExpired', () => adapter.purgeExpired(), unpurged],
+      ]
+      const concurrent = round % 2 === 0
+      const results: PromiseSettledResult<unknown>[] = []
+      if (concurrent) {
+        results.push(...(await Promise.allSettled(expected.map(([, call]) => call()))))
+      } else {
+        for (const [, call] of expected) results.push(...(await Promise.allSettled([call()])))
+      }
+      expect(killed.map((row) => row.done)).toEqual([true, true, true, true])
+      results.forEach((result, index) => {
+        const [method, , want] = expected[index]
+        const mode = concurrent ? 'concurrent' : 'sequential'
+        if (result.status === 'rejected') {
+          const error = result.reason as StorageError
+          failures.push(`round ${round} (${mode}) ${method}: ${error.name} ${error.code} ${error.sqlstate ?? ''} ${error.message}`)
+        } else if (result.value !== want) {
+          failures.push(`round ${round} (${mode}) ${method}: resolved ${JSON.stringify(result.value)}, expected ${JSON.stringify(want)}`)
+        } else if (method === 'purgeExpired') {
+          unpurged = 0
+        }
+      })
+    }
+    console.log(`idle connections killed: ${ROUNDS} rounds x 5 calls, ${failures.length} failed\n${failures.join('\n')}`)
+    expect(failures).toEqual([])
+  }, 120_000)
+})
+
+describe('connection errors say where (issue 11)', () => {
+  const HIDDEN = 'Pw-Zz9-never-shown'
+
+  function everythingOf(error: unknown): string {
+    const cause = (error as { cause?: unknown }).cause
+    return [inspect(error, { depth: 10 }), JSON.stringify(error), String(error), inspect(cause, { depth: 10 }), (error as Error).stack].join('\n')
+  }
+
+  it('a closed port: the message names 127.0.0.1:<port>', async () => {
+    const port = await freePort()
+    const error = await rejection(new PostgresStorageAdapter({ ...config, host: '127.0.0.1', port }).initialize())
+    expect(error).toBeInstanceOf(StorageError)
+    expect(error.code).toBe('E_CONNECTION')
+    expect(error.message).toContain(`127.0.0.1:${port}`)
+  })
+
+  it('a host name that does not resolve: the message names the host and port', async () => {
+    const port = await freePort()
+    const error = await rejection(new PostgresStorageAdapter({ ...config, host: 'no-such-host.invalid', port, connectTimeoutMs: 5000 }).initialize())
+    expect(error).toBeInstanceOf(StorageError)
+    expect(error.code).toBe('E_CONNECTION')
+    expect(error.message).toContain(`no-such-host.invalid:${port}`)
+  })
+
+  it('a URL with a password and a closed port: the message names host:port and never the password', async () => {
+    const port = await freePort()
+    const adapter = new PostgresStorageAdapter({ connectionString: `postgres://postgres:${HIDDEN}@127.0.0.1:${port}/faults` })
+    const error = await rejection(adapter.initialize())
+    expect(error).toBeInstanceOf(StorageError)
+    expect(error.code).toBe('E_CONNECTION')
+    expect(error.message).toContain(`127.0.0.1:${port}`)
+    expect(everythingOf(error)).not.toContain(HIDDEN)
+    const health = await adapter.healthCheck()
+    expect(health.healthy).toBe(false)
+    expect(String(health.message)).not.toContain(HIDDEN)
+  })
+})

@@ -161,3 +161,201 @@ describe('SQL in ids, keys and filters is plain data', () => {
     expect(await snapshot()).toBe(before)
   })
 })
+
+describe('clear() and null (issue 11)', () => {
+  it('clear(null) rejects with ValidationError E_VALIDATION naming olderThan, and deletes nothing', async () => {
+    await adapter.saveSession(makeSession())
+    const before = await snapshot()
+    const error = await adapter.clear(null as any).catch((caught: unknown) => caught)
+    expect(error).toBeInstanceOf(ValidationError)
+    expect((error as ValidationError).code).toBe('E_VALIDATION')
+    expect((error as ValidationError).invalidFields).toEqual(['olderThan'])
+    expect((error as Error).message).toMatch(/olderThan/)
+    expect(await snapshot()).toBe(before)
+  })
+
+  it('clear() with no argument (or undefined) still deletes every session', async () => {
+    await adapter.saveSessions([makeSession(), makeSession()])
+    expect(await adapter.clear()).toBe(3)
+    expect((await sql('SELECT count(*)::int AS n FROM sessions'))[0].n).toBe(0)
+    await adapter.saveSession(makeSession())
+    expect(await adapter.clear(undefined)).toBe(1)
+    expect(await adapter.getValue('seeded-key')).toEqual({ keep: true })
+  })
+})
+
+describe('lossy input is refused, naming the path (issue 11)', () => {
+  const invalidDate = () => new Date('not a date')
+  const agentIds = ['alpha', 'beta']
+  // makeSession shares turn objects between conversationHistory and each messageHistory: copy
+  // them, so an edit lands at exactly one path.
+  const copyTurns = (turns: any[]) =>
+    turns.map((turn) => ({ ...turn, agentResponses: turn.agentResponses.map((response: any) => ({ ...response })) }))
+  const withHistory = (edit: (session: any) => void) => (a: PostgresStorageAdapter) => {
+    const edited: any = makeSession({ agentIds })
+    edited.conversationHistory = copyTurns(edited.conversationHistory)
+    for (const id of agentIds) edited.agentStates[id].messageHistory = copyTurns(edited.agentStates[id].messageHistory)
+    edit(edited)
+    return a.saveSession(edited)
+  }
+  const shared = (value: unknown) => session({ sharedContext: { project: 'demo', score: value } })
+  const extra = (value: unknown) => session({ metadata: { userId: 'u', tags: [], extra: value } })
+
+  const lossy: Case[] = [
+    ['NaN in a session', (a) => a.saveSession(shared(Number.NaN)), /session\.sharedContext\.score/],
+    ['Infinity in a session', (a) => a.saveSession(shared(Infinity)), /session\.sharedContext\.score/],
+    ['-Infinity in a session', (a) => a.saveSession(shared(-Infinity)), /session\.sharedContext\.score/],
+    ['NaN inside an array', (a) => a.saveSession(session({ sharedContext: { scores: [1, 2, Number.NaN] } })), /session\.sharedContext\.scores\[2\]/],
+    ['a Map in a session', (a) => a.saveSession(extra(new Map([['k', 1]]))), /session\.metadata\.extra/],
+    ['a Set in a session', (a) => a.saveSession(extra(new Set([1]))), /session\.metadata\.extra/],
+    ['a RegExp in a session', (a) => a.saveSession(extra(/x+/g)), /session\.metadata\.extra/],
+    ['an Error in a session', (a) => a.saveSession(extra(new Error('boom'))), /session\.metadata\.extra/],
+    [
+      'an Invalid Date as a turn timestamp',
+      withHistory((s) => {
+        s.conversationHistory[0].timestamp = invalidDate()
+      }),
+      /session\.conversationHistory\[0\]\.timestamp/,
+    ],
+    [
+      "an Invalid Date as an agent response's timestamp",
+      withHistory((s) => {
+        s.conversationHistory[1].agentResponses[0].timestamp = invalidDate()
+      }),
+      /session\.conversationHistory\[1\]\.agentResponses\[0\]\.timestamp/,
+    ],
+    [
+      "an Invalid Date in an agent's messageHistory",
+      withHistory((s) => {
+        s.agentStates.beta.messageHistory[0].timestamp = invalidDate()
+      }),
+      /session\.agentStates(\.beta|\["beta"\])\.messageHistory\[0\]\.timestamp/,
+    ],
+    [
+      'NaN in one session of a batch',
+      (a) => a.saveSessions([makeSession(), shared(Number.NaN), makeSession()]),
+      /sessions\[1\]\.sharedContext\.score/,
+    ],
+    ['setValue NaN', (a) => a.setValue('lossy', Number.NaN), /value/],
+    ['setValue NaN inside the value', (a) => a.setValue('lossy', { x: Number.NaN }), /value\.x/],
+    ['setValue Infinity inside the value', (a) => a.setValue('lossy', { x: Infinity }), /value\.x/],
+    ['setValue -Infinity inside the value', (a) => a.setValue('lossy', { x: -Infinity }), /value\.x/],
+    ['setValue Infinity inside an array', (a) => a.setValue('lossy', { list: [1, 2, Infinity] }), /value\.list\[2\]/],
+    ['setValue a Map inside the value', (a) => a.setValue('lossy', { x: new Map() }), /value\.x/],
+    ['setValue a Set inside the value', (a) => a.setValue('lossy', { x: new Set() }), /value\.x/],
+    ['setValue a RegExp inside the value', (a) => a.setValue('lossy', { x: /y/ }), /value\.x/],
+    ['setValue an Error inside the value', (a) => a.setValue('lossy', { x: new TypeError('no') }), /value\.x/],
+    ['setValue an Invalid Date inside the value', (a) => a.setValue('lossy', { x: invalidDate() }), /value\.x/],
+  ]
+
+  it.each(lossy)('%s: ValidationError E_VALIDATION naming the path, nothing written', async (_name, call, field) => {
+    const before = await snapshot()
+    let error: unknown
+    try {
+      await call(adapter)
+    } catch (caught) {
+      error = caught
+    }
+    if (error === undefined) throw new Error('the call resolved: the value was stored lossily')
+    expect(error).toBeInstanceOf(ValidationError)
+    expect((error as ValidationError).code).toBe('E_VALIDATION')
+    expect((error as Error).message).toMatch(field)
+    expect((error as ValidationError).invalidFields?.some((name) => field.test(name))).toBe(true)
+    expect(await snapshot()).toBe(before)
+  })
+
+  it('ordinary values still save and round-trip: null, {}, [], nested objects, Dates, absent (undefined) fields', async () => {
+    const when = new Date('2026-03-04T05:06:07.089Z')
+    const ordinary = makeSession({
+      agentIds,
+      sharedContext: { nothing: null, empty: {}, list: [], nested: { a: [1, { b: null, c: [[], {}] }], zero: 0, negative: -1.5 }, when },
+      metadata: { userId: undefined, tags: [], extra: { deep: { deeper: 'yes' } } },
+    })
+    await adapter.saveSession(ordinary)
+    const read = (await adapter.getSession(ordinary.id))!
+    expect(read.sharedContext).toEqual({ ...ordinary.sharedContext, when: when.toISOString() })
+    expect(read.metadata).toEqual({ tags: [], extra: { deep: { deeper: 'yes' } } })
+    expect(read.conversationHistory).toEqual(ordinary.conversationHistory)
+    expect(read.agentStates).toEqual(ordinary.agentStates)
+    expect(read.createdAt).toEqual(ordinary.createdAt)
+
+    const value = { nothing: null, empty: {}, list: [], nested: { a: [1, { b: null }] }, when, flag: false, text: '' }
+    await adapter.setValue('ordinary', value)
+    expect(await adapter.getValue('ordinary')).toEqual({ ...value, when: when.toISOString() })
+    await adapter.setValue('ordinary-null', null)
+    expect(await adapter.hasValue('ordinary-null')).toBe(true)
+    await adapter.setValue('ordinary-list', [])
+    expect(await adapter.getValue('ordinary-list')).toEqual([])
+  })
+})
+
+describe('out-of-range input is a ValidationError naming the field, not E_QUERY (issue 11)', () => {
+  // PostgreSQL's timestamp starts at 4714-11-24 BC; a JS Date can go back to 271821 BC.
+  const earliestJsDate = () => new Date(-8.64e15)
+  const before4713Bc = () => new Date(Date.UTC(-5000, 0, 1))
+
+  const outOfRange: Case[] = [
+    ['saveSession createdAt before 4713 BC', (a) => a.saveSession(session({ createdAt: earliestJsDate() })), /session\.createdAt/],
+    ['saveSession createdAt in 5001 BC', (a) => a.saveSession(session({ createdAt: before4713Bc() })), /session\.createdAt/],
+    ['saveSession updatedAt before 4713 BC', (a) => a.saveSession(session({ updatedAt: earliestJsDate() })), /session\.updatedAt/],
+    [
+      'saveSessions with one createdAt before 4713 BC',
+      (a) => a.saveSessions([makeSession(), session({ createdAt: earliestJsDate() })]),
+      /sessions\[1\]\.createdAt/,
+    ],
+    [
+      'saveSessions with one updatedAt before 4713 BC',
+      (a) => a.saveSessions([session({ updatedAt: before4713Bc() }), makeSession()]),
+      /sessions\[0\]\.updatedAt/,
+    ],
+    ['clear(olderThan) before 4713 BC', (a) => a.clear(earliestJsDate()), /olderThan/],
+    ['setValue with a ttl of 1e13 seconds', (a) => a.setValue('far', 1, { ttl: 1e13 }), /options\.ttl/],
+  ]
+
+  it.each(outOfRange)('%s: ValidationError E_VALIDATION naming the field, nothing written', async (_name, call, field) => {
+    const before = await snapshot()
+    let error: unknown
+    try {
+      await call(adapter)
+    } catch (caught) {
+      error = caught
+    }
+    if (error === undefined) throw new Error('the call resolved')
+    const seen = `${(error as Error).name} ${(error as ValidationError).code}: ${(error as Error).message}`
+    expect(seen).toMatch(/^ValidationError E_VALIDATION: /)
+    expect(error).toBeInstanceOf(ValidationError)
+    expect((error as Error).message).toMatch(field)
+    expect((error as ValidationError).invalidFields?.some((name) => field.test(name))).toBe(true)
+    expect(await snapshot()).toBe(before)
+  })
+
+  it('an adapter-wide default ttl of 1e13 seconds is refused as ValidationError naming ttl, never E_QUERY', async () => {
+    let error: unknown
+    let other: PostgresStorageAdapter | undefined
+    try {
+      other = new PostgresStorageAdapter({ ...contractConfig(), ttl: 1e13 })
+      await other.initialize()
+      await other.setValue('far-default', 1)
+    } catch (caught) {
+      error = caught
+    } finally {
+      await other?.close()
+    }
+    if (error === undefined) throw new Error('setValue resolved')
+    expect(`${(error as Error).name} ${(error as ValidationError).code}`).toMatch(/^ValidationError E_(VALIDATION|CONFIG)$/)
+    expect((error as Error).message).toMatch(/ttl/)
+    expect(await adapter.hasValue('far-default')).toBe(false)
+  })
+
+  it('dates within both ranges still save and read back to the millisecond (4001 BC, 275760 AD)', async () => {
+    const ancient = makeSession({ createdAt: new Date(Date.UTC(-4000, 0, 1, 0, 0, 0, 1)), updatedAt: new Date(Date.UTC(-4000, 0, 2)) })
+    const latest = makeSession({ createdAt: new Date(8.64e15), updatedAt: new Date(8.64e15) })
+    await adapter.saveSessions([ancient, latest])
+    expect((await adapter.getSession(ancient.id))!.createdAt.getTime()).toBe(ancient.createdAt.getTime())
+    expect((await adapter.getSession(latest.id))!.updatedAt.getTime()).toBe(8.64e15)
+    const rows = await sql('SELECT id FROM sessions WHERE id = ANY($1) ORDER BY updated_at', [[ancient.id, latest.id]])
+    expect(rows.map((row) => row.id)).toEqual([ancient.id, latest.id])
+    await adapter.setValue('long-lived', 1, { ttl: 1e9 })
+    expect(await adapter.getValue('long-lived')).toBe(1)
+  })
+})
