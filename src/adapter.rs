@@ -55,14 +55,15 @@ impl Adapter {
         let options = config::with_initialize_overrides(&self.options, json)?;
         let configured = config::resolve(&self.options, &config::process_env)?.tls.mode;
         let config = config::resolve(&options, &config::process_env)?;
-        if config.tls.mode < configured {
+        let requested = options.ssl_mode.filter(|_| options.ssl_mode != self.options.ssl_mode);
+        if config.tls.mode < configured || requested.is_some_and(|mode| mode < configured) {
           return Err(Error::config(
             "options.sslMode",
             format!(
               "initialize() would weaken TLS from {} (as the adapter was constructed) to {}; \
                configure TLS in the constructor instead",
               configured.name(),
-              config.tls.mode.name()
+              requested.unwrap_or(config.tls.mode).name()
             ),
           ));
         }

@@ -13,17 +13,43 @@ use crate::kv::KvSql;
 use crate::sessions::SessionSql;
 use crate::store::{column, Call, Conn, Store};
 
-/// The tables and indexes of the original schema, as `create_schema()` makes them.
-const SCHEMA_OBJECTS: [&str; 5] = [
-  "sessions",
-  "key_value",
-  "idx_sessions_state",
-  "idx_sessions_updated_at",
-  "idx_key_value_ttl",
-];
-
 /// Key for `pg_advisory_xact_lock`, so concurrent `initialize()` calls do not race on DDL.
 const DDL_LOCK_KEY: i64 = 0x5354_4b50_4753_5431; // "STKPGST1"
+
+/// The tables and indexes of the original schema, each with the DDL that makes it.
+const SCHEMA_OBJECTS: [(&str, &str); 5] = [
+  (
+    "sessions",
+    "CREATE TABLE IF NOT EXISTS {sessions} (
+       id TEXT PRIMARY KEY,
+       data JSONB NOT NULL,
+       version INTEGER NOT NULL DEFAULT 1,
+       created_at TIMESTAMP NOT NULL DEFAULT NOW(),
+       updated_at TIMESTAMP NOT NULL DEFAULT NOW()
+     )",
+  ),
+  (
+    "key_value",
+    "CREATE TABLE IF NOT EXISTS {key_value} (
+       key TEXT PRIMARY KEY,
+       value JSONB NOT NULL,
+       ttl TIMESTAMP,
+       created_at TIMESTAMP NOT NULL DEFAULT NOW()
+     )",
+  ),
+  (
+    "idx_sessions_state",
+    "CREATE INDEX IF NOT EXISTS idx_sessions_state ON {sessions} ((data->>'state'))",
+  ),
+  (
+    "idx_sessions_updated_at",
+    "CREATE INDEX IF NOT EXISTS idx_sessions_updated_at ON {sessions} (updated_at)",
+  ),
+  (
+    "idx_key_value_ttl",
+    "CREATE INDEX IF NOT EXISTS idx_key_value_ttl ON {key_value} (ttl) WHERE ttl IS NOT NULL",
+  ),
+];
 
 /// One statement: its text and its parameters' types (given to the server, never inferred, so
 /// the same statement runs prepared or as a one-shot typed query).
@@ -157,33 +183,21 @@ impl Sql {
     all
   }
 
-  /// Creates the schema (when one is named), the tables and indexes if missing, in one implicit
-  /// transaction.
-  pub fn create_schema(&self) -> String {
-    let create_namespace = match &self.tables.namespace {
-      Some(quoted) => format!("CREATE SCHEMA IF NOT EXISTS {quoted};"),
-      None => String::new(),
-    };
-    self.tables.expand(&format!(
-      "SELECT pg_advisory_xact_lock({DDL_LOCK_KEY});
-       {create_namespace}
-       CREATE TABLE IF NOT EXISTS {{sessions}} (
-         id TEXT PRIMARY KEY,
-         data JSONB NOT NULL,
-         version INTEGER NOT NULL DEFAULT 1,
-         created_at TIMESTAMP NOT NULL DEFAULT NOW(),
-         updated_at TIMESTAMP NOT NULL DEFAULT NOW()
-       );
-       CREATE INDEX IF NOT EXISTS idx_sessions_state ON {{sessions}} ((data->>'state'));
-       CREATE INDEX IF NOT EXISTS idx_sessions_updated_at ON {{sessions}} (updated_at);
-       CREATE TABLE IF NOT EXISTS {{key_value}} (
-         key TEXT PRIMARY KEY,
-         value JSONB NOT NULL,
-         ttl TIMESTAMP,
-         created_at TIMESTAMP NOT NULL DEFAULT NOW()
-       );
-       CREATE INDEX IF NOT EXISTS idx_key_value_ttl ON {{key_value}} (ttl) WHERE ttl IS NOT NULL;"
-    ))
+  /// The DDL that creates `missing` (names of [`SCHEMA_OBJECTS`]) and, for a named schema, the
+  /// schema itself, in one implicit transaction under an advisory lock (concurrent
+  /// `initialize()` calls do not race).
+  pub fn create_schema(&self, missing: &[String]) -> String {
+    let mut ddl = format!("SELECT pg_advisory_xact_lock({DDL_LOCK_KEY});");
+    if let Some(quoted) = &self.tables.namespace {
+      ddl.push_str(&format!("CREATE SCHEMA IF NOT EXISTS {quoted};"));
+    }
+    for (name, create) in SCHEMA_OBJECTS {
+      if missing.iter().any(|missing| missing == name) {
+        ddl.push_str(&self.tables.expand(create));
+        ddl.push(';');
+      }
+    }
+    ddl
   }
 }
 
@@ -209,7 +223,7 @@ impl Store {
         });
       }
       client
-        .batch_execute(&self.sql.create_schema())
+        .batch_execute(&self.sql.create_schema(&missing))
         .await
         .map_err(|e| Error::from_pg(op, &e))?;
     }
@@ -226,11 +240,8 @@ impl Store {
   /// The schema's tables and indexes that do not exist, by name.
   async fn missing_objects(&self, client: &impl Conn, call: Call) -> Result<Vec<String>> {
     let op = call.op();
-    let names: &[&str] = &SCHEMA_OBJECTS;
-    let qualified: Vec<String> = SCHEMA_OBJECTS
-      .iter()
-      .map(|name| self.sql.tables.qualify(name))
-      .collect();
+    let names: Vec<&str> = SCHEMA_OBJECTS.iter().map(|(name, _)| *name).collect();
+    let qualified: Vec<String> = names.iter().map(|name| self.sql.tables.qualify(name)).collect();
     let rows = tokio_postgres::GenericClient::query_typed(
       client.pg(),
       "SELECT name FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS o(name, qualified, n) \
@@ -249,7 +260,8 @@ mod tests {
 
   #[test]
   fn schema_matches_the_original_adapter() {
-    let ddl = Sql::new(None).create_schema();
+    let all: Vec<String> = SCHEMA_OBJECTS.iter().map(|(name, _)| name.to_string()).collect();
+    let ddl = Sql::new(None).create_schema(&all);
     for needle in [
       "CREATE TABLE IF NOT EXISTS sessions",
       "id TEXT PRIMARY KEY",
@@ -282,7 +294,7 @@ mod tests {
   fn a_named_schema_is_quoted_as_an_identifier_and_never_inside_a_string_literal() {
     let sql = Sql::new(Some("tenant \"A\"; DROP\\'"));
     assert!(sql
-      .create_schema()
+      .create_schema(&[])
       .contains("CREATE SCHEMA IF NOT EXISTS \"tenant \"\"A\"\"; DROP\\'\";"));
     assert!(sql
       .sessions
