@@ -452,9 +452,21 @@ export declare class PostgresStorageAdapter {
    */
   deleteSessions(sessionIds: string[]): Promise<number>
   /**
+   * Session summaries of all states, newest `updatedAt` first (e.g. `listSessions(undefined, 20, 40)`).
+   * The summaries' `state` takes its type from where the result goes (SmallTalk's enum), else SessionState.
+   * @param limit - At most this many (default: all).
+   * @param offset - Skip this many first (default 0).
+   * @throws ValidationError (`E_VALIDATION`) for a negative / non-integer count.
+   */
+  listSessions<State extends SessionState = SessionState>(
+    state: undefined,
+    limit?: number,
+    offset?: number,
+  ): Promise<SessionSummary<State>[]>
+  /**
    * Session summaries, newest `updatedAt` first.
-   * @param state - Only sessions in this state (default: all); its type (e.g. SmallTalk's
-   *   `SessionState` enum, or one state) is the type of the summaries' `state`.
+   * @param state - Only sessions in this state (default: all); its type (SmallTalk's `SessionState`
+   *   enum, one state, ...) is the type of the summaries' `state`.
    * @param limit - At most this many (default: all).
    * @param offset - Skip this many first (default 0).
    * @throws ValidationError (`E_VALIDATION`) for a non-string state or a negative / non-integer count.
