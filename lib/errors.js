@@ -74,7 +74,10 @@ function errorClassProblem(given) {
   }
   const prototype = given.prototype
   if (prototype === null || (typeof prototype !== 'object' && typeof prototype !== 'function')) {
-    return 'expected a class whose instances are Errors (it has no prototype to check: pass the class itself, not a bound function)'
+    return (
+      'expected a class whose instances are Errors ' +
+      '(it has no prototype to check: pass the class itself, not a bound function)'
+    )
   }
   for (let link = prototype; link !== null; link = Object.getPrototypeOf(link)) {
     if (isErrorPrototype(link)) return null

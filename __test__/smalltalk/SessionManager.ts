@@ -57,7 +57,8 @@ export class SessionManager {
       if (current === null) throw new NotFoundError('Session', sessionId)
       if (current.state !== SessionState.ACTIVE) throw new Error(`session ${sessionId} is ${current.state}`)
       const now = new Date()
-      const turn: MessageTurn = { sequence: current.conversationHistory.length + 1, timestamp: now, userMessage, agentResponses }
+      const sequence = current.conversationHistory.length + 1
+      const turn: MessageTurn = { sequence, timestamp: now, userMessage, agentResponses }
       const next: Session = {
         ...current,
         conversationHistory: [...current.conversationHistory, turn],

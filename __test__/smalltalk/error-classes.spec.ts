@@ -2,7 +2,11 @@
 // and make Errors. Before, anything of type function was taken, and a bad one surfaced as a
 // TypeError at the first conflict (`instanceof` of a non-constructor) instead of SmallTalk's error.
 import vm from 'node:vm'
-import { ConflictError as PackageConflictError, PostgresStorageAdapter, ValidationError } from '@smalltalk-ai/postgres-storage'
+import {
+  ConflictError as PackageConflictError,
+  PostgresStorageAdapter,
+  ValidationError,
+} from '@smalltalk-ai/postgres-storage'
 import { adapterPerTest, contractConfig, makeSession } from '../helpers.js'
 import { ConflictError, NotFoundError, StorageError, ValidationError as AppValidationError } from './errors.js'
 
