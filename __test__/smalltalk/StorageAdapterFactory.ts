@@ -1,14 +1,13 @@
 // SmallTalk's adapter factory after the migration to this package. Against SmallTalk's own, the
-// only changes are the import of PostgresStorageAdapter and the `errorClasses` option (README,
-// "Migrating from SmallTalk's TypeScript adapter"). The adapter is built into an unannotated
-// `const` and returned as a StorageAdapter, as a factory does.
-import { PostgresStorageAdapter } from '@smalltalk-ai/postgres-storage'
-import type { PostgresConnection } from './connection.js'
+// only changes are the import of PostgresStorageAdapter (with its PostgresConfig type) and the
+// `errorClasses` option: the README's migration diff, which readme.spec.ts checks against this
+// file. The adapter is built into an unannotated `const` and returned as a StorageAdapter.
+import { PostgresStorageAdapter, type PostgresConfig } from '@smalltalk-ai/postgres-storage'
 import { ConflictError, NotFoundError, StorageError, ValidationError } from './errors.js'
 import type { StorageAdapter, StorageAdapterConfig } from './StorageAdapter.js'
 
 export class StorageAdapterFactory {
-  constructor(private readonly postgres: PostgresConnection = {}) {}
+  constructor(private readonly postgres: PostgresConfig = {}) {}
 
   async createAdapter(backendType: string, config?: StorageAdapterConfig): Promise<StorageAdapter> {
     switch (backendType) {
