@@ -4,6 +4,11 @@
 /**
  * Lifecycle state of a session, as SmallTalk's SessionManager sets it. The adapter stores it in
  * the session's JSON (indexed as `data->>'state'`) and counts each state in `getStats()`.
+ *
+ * SmallTalk declares the same five values as a string enum (`SessionState.ACTIVE = 'active'`, ...).
+ * Its enum members are assignable to this union, so SmallTalk's sessions can be passed in as they
+ * are; the methods that return sessions are generic in the session type (see
+ * PostgresStorageAdapter), so they can also be handed back as SmallTalk's.
  */
 export type SessionState = 'active' | 'paused' | 'expired' | 'invalidated_pending_cleanup' | 'closed'
 
@@ -47,8 +52,11 @@ export interface Session {
   createdAt: Date
   /** Last change; written to `updated_at` (UTC), orders `listSessions()` and drives `clear(olderThan)`. */
   updatedAt: Date
-  /** When SmallTalk considers the session expired. Stored in the JSON only; the adapter deletes nothing by it. */
-  expiresAt: Date
+  /**
+   * When SmallTalk considers the session expired (SmallTalk always sets it). Optional here as at
+   * runtime: stored in the JSON and revived as a Date when present; the adapter deletes nothing by it.
+   */
+  expiresAt?: Date
   /** Lifecycle state; `listSessions(state)` filters on it. */
   state: SessionState
   /** The agents taking part; `SessionSummary.agentCount` is its length. */
@@ -65,12 +73,15 @@ export interface Session {
   version: number
 }
 
-/** One row of `listSessions()`. */
-export interface SessionSummary {
+/**
+ * One row of `listSessions()`. `State` is the type of the `state` filter given (SmallTalk's enum,
+ * a single state, or by default every SessionState).
+ */
+export interface SessionSummary<State extends SessionState = SessionState> {
   /** The session's id. */
   id: string
   /** The session's state. */
-  state: SessionState
+  state: State
   /** The session's `updatedAt`. */
   updatedAt: Date
   /** Number of entries in the session's `agentIds`. */
@@ -93,23 +104,31 @@ export interface StorageAdapterConfig {
   options?: {
     /** Overrides the pool size. */
     poolSize?: number
-    /** Overrides the TLS mode. */
-    sslMode?: 'disable' | 'require' | 'verify-full'
+    /** Overrides the TLS mode (as the `sslMode` option). */
+    sslMode?: SslMode
     [key: string]: any
   }
 }
 
+/** TLS mode, as libpq's `sslmode`; `'allow'` behaves as `'prefer'`. */
+export type SslMode = 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full'
+
+/** The versions of an optimistic-lock conflict: the one the save carried, and the one stored. */
+export type ConflictingVersions = [attempted: number, stored: number]
+
 /**
  * The error classes the adapter throws; pass the app's own (option `errorClasses`) to get
- * instances of them. Each is optional; a missing one falls back to this package's class. The
- * adapter calls each constructor with the arguments shown, then sets `code` (and `sqlstate`)
- * on the instance unless the class already set them.
+ * instances of them. Each is optional; a missing one falls back to this package's class. Each
+ * given one must be a class (or function usable with `new`) whose instances are Errors, else the
+ * constructor throws ValidationError naming it (e.g. `errorClasses.ConflictError`). The adapter
+ * calls each constructor with the arguments shown, then sets `code` (and `sqlstate`) on the
+ * instance unless the class already set them.
  */
 export interface ErrorClasses {
   /** Connection, timeout, lifecycle and query failures; `cause` is the driver's error when there is one. */
   StorageError?: new (message: string, cause?: Error) => Error
-  /** Optimistic-lock conflicts; `conflictingVersions` is `[attempted, stored]`. */
-  ConflictError?: new (message: string, conflictingVersions?: number[]) => Error
+  /** Optimistic-lock conflicts; the adapter always passes `conflictingVersions` (`[attempted, stored]`). */
+  ConflictError?: new (message: string, conflictingVersions: ConflictingVersions) => Error
   /** Refused input or options; `invalidFields` names the offending field. */
   ValidationError?: new (message: string, invalidFields?: string[]) => Error
   /** A named resource that does not exist (reserved: misses resolve `null` / `false`). */
@@ -146,7 +165,7 @@ export interface PostgresConfig {
   /** `true` = `sslMode: 'require'`; an object = verify (see SslOptions). Default: no TLS [PGSSLMODE]. */
   ssl?: boolean | SslOptions
   /** TLS mode, as libpq's sslmode [PGSSLMODE]. Default `'disable'`. */
-  sslMode?: 'disable' | 'prefer' | 'require' | 'verify-ca' | 'verify-full'
+  sslMode?: SslMode
   /** PEM file with the CA certificate(s) for verify-ca / verify-full [PGSSLROOTCERT]. */
   sslRootCert?: string
   /** Time allowed to open one connection, in ms [PGCONNECT_TIMEOUT, seconds]. Default `10000`. */
@@ -312,9 +331,12 @@ export declare class ConflictError extends StorageError {
    * @param message - Names the session id and both versions.
    * @param conflictingVersions - `[attempted, stored]`.
    */
-  constructor(message: string, conflictingVersions?: number[])
-  /** `[attempted, stored]`. */
-  conflictingVersions?: number[]
+  constructor(message: string, conflictingVersions?: ConflictingVersions)
+  /**
+   * `[attempted, stored]`: always set on the conflicts the adapter raises (optional only because
+   * an instance you construct yourself may leave it out).
+   */
+  conflictingVersions?: ConflictingVersions
 }
 
 /** Input (`code` `E_VALIDATION`) or an option (`E_CONFIG`) refused before anything was written. */
@@ -350,6 +372,13 @@ export declare class NotFoundError extends StorageError {
  * StorageError or a subclass (or the classes given in `errorClasses`); besides those listed per
  * method, any call that reaches the database can reject with `E_NOT_INITIALIZED` (before
  * `initialize()`), `E_CLOSED` (after `close()`), `E_CONNECTION`, `E_TIMEOUT` or `E_QUERY`.
+ *
+ * The methods that hand sessions back (`getSession`, `getSessions`, `listSessions`,
+ * `deserializeSession`) are generic in the session type `S`, which must be assignable to this
+ * package's `Session` and defaults to it. TypeScript picks `S` from where the result goes: an
+ * adapter used where SmallTalk's `StorageAdapter` is expected returns SmallTalk's `Session` (with
+ * its `SessionState` enum); used on its own it returns this package's `Session`. As with
+ * `getValue<T>`, `S` describes what was stored; the adapter does not check it on the way out.
  *
  * @example
  * ```ts
@@ -404,13 +433,13 @@ export declare class PostgresStorageAdapter {
    * @returns The session with its Dates revived, or `null` when there is none.
    * @throws ValidationError (`E_VALIDATION`) for a malformed id.
    */
-  getSession(sessionId: string): Promise<Session | null>
+  getSession<S extends Session = Session>(sessionId: string): Promise<S | null>
   /**
    * Reads many sessions in one round trip.
    * @returns The sessions found, by id; missing ids are absent.
    * @throws ValidationError (`E_VALIDATION`) for a malformed id.
    */
-  getSessions(sessionIds: string[]): Promise<Map<string, Session>>
+  getSessions<S extends Session = Session>(sessionIds: string[]): Promise<Map<string, S>>
   /**
    * @returns `true` when the session existed.
    * @throws ValidationError (`E_VALIDATION`) for a malformed id.
@@ -423,13 +452,30 @@ export declare class PostgresStorageAdapter {
    */
   deleteSessions(sessionIds: string[]): Promise<number>
   /**
+   * Session summaries of all states, newest `updatedAt` first (e.g. `listSessions(undefined, 20, 40)`).
+   * The summaries' `state` takes its type from where the result goes (SmallTalk's enum), else SessionState.
+   * @param limit - At most this many (default: all).
+   * @param offset - Skip this many first (default 0).
+   * @throws ValidationError (`E_VALIDATION`) for a negative / non-integer count.
+   */
+  listSessions<State extends SessionState = SessionState>(
+    state: undefined,
+    limit?: number,
+    offset?: number,
+  ): Promise<SessionSummary<State>[]>
+  /**
    * Session summaries, newest `updatedAt` first.
-   * @param state - Only sessions in this state (default: all).
+   * @param state - Only sessions in this state (default: all); its type (SmallTalk's `SessionState`
+   *   enum, one state, ...) is the type of the summaries' `state`.
    * @param limit - At most this many (default: all).
    * @param offset - Skip this many first (default 0).
    * @throws ValidationError (`E_VALIDATION`) for a non-string state or a negative / non-integer count.
    */
-  listSessions(state?: SessionState, limit?: number, offset?: number): Promise<SessionSummary[]>
+  listSessions<State extends SessionState = SessionState>(
+    state?: State,
+    limit?: number,
+    offset?: number,
+  ): Promise<SessionSummary<State>[]>
   /**
    * @returns Whether a session with this id exists.
    * @throws ValidationError (`E_VALIDATION`) for a malformed id.
@@ -476,7 +522,7 @@ export declare class PostgresStorageAdapter {
   /** `JSON.stringify` of the session with Dates as ISO-8601 strings: the stored format. Synchronous. */
   serializeSession(session: Session): string
   /** Parses a serialized session, turning the contract's Date fields back into Dates. Synchronous. */
-  deserializeSession(json: string): Session
+  deserializeSession<S extends Session = Session>(json: string): S
 }
 
 /**
@@ -489,4 +535,4 @@ export declare function serializeSession(session: Session): string
  * @param json - Text from `serializeSession` (or the `sessions.data` column).
  * @throws SyntaxError when `json` is not JSON.
  */
-export declare function deserializeSession(json: string): Session
+export declare function deserializeSession<S extends Session = Session>(json: string): S

@@ -1,6 +1,8 @@
 // The StorageAdapter contract's 48 behaviours (../shared/CONTRACT.md), driven as SmallTalk's suite
 // drives an adapter: POSTGRES_* settings, pool 5, tables dropped through a separate connection
-// before and after every test, initialize() before and close() after.
+// before and after every test, initialize() before and close() after. Typed with this package's own
+// types only, as by a user without SmallTalk; smalltalk/postgres.spec.ts runs the same behaviours
+// through SmallTalk's types.
 import { PostgresStorageAdapter } from '@smalltalk-ai/postgres-storage'
 import type { Session } from '@smalltalk-ai/postgres-storage'
 import { contractConfig, dropTables, makeSession, makeTurns, p95 } from './helpers.js'
@@ -111,7 +113,7 @@ describe('sessions', () => {
     const read = (await adapter.getSession(session.id))!
     for (const field of ['createdAt', 'updatedAt', 'expiresAt'] as const) {
       expect(read[field]).toBeInstanceOf(Date)
-      expect(read[field].getTime()).toBe(session[field].getTime())
+      expect(read[field]!.getTime()).toBe(session[field]!.getTime())
     }
   })
 
@@ -436,7 +438,7 @@ describe('serialization', () => {
     const back = adapter.deserializeSession(adapter.serializeSession(session))
     for (const field of ['createdAt', 'updatedAt', 'expiresAt'] as const) {
       expect(back[field]).toBeInstanceOf(Date)
-      expect(back[field].getTime()).toBe(session[field].getTime())
+      expect(back[field]!.getTime()).toBe(session[field]!.getTime())
     }
   })
 

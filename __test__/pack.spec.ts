@@ -285,6 +285,40 @@ const RESOLUTIONS = {
 } as const
 type Resolution = keyof typeof RESOLUTIONS
 
+// SmallTalk's side as __test__/smalltalk declares it (its string-enum SessionState, Session,
+// StorageAdapter, errors, SessionManager, contract suite and type tests), with its import of the
+// adapter swapped for this package, type-checked against the installed package: as ES modules (a
+// "type": "module" directory, as SmallTalk is) and, under nodenext, as CommonJS too. The specs stay
+// home (they need this checkout's helpers and pg); swap.ts is postgres.spec.ts's contract line.
+const FIXTURE = path.join(root, '__test__', 'smalltalk')
+const FIXTURE_FILES = fs.readdirSync(FIXTURE).filter((file) => file.endsWith('.ts') && !file.endsWith('.spec.ts'))
+const FIXTURE_SWAP = `import { PostgresStorageAdapter } from ${JSON.stringify(name)}
+import { postgresConnection } from './connection.js'
+import { runStorageAdapterContractTests } from './contract.js'
+
+runStorageAdapterContractTests(() => new PostgresStorageAdapter(postgresConnection()))
+`
+const FIXTURE_DIRS = { 'smalltalk-esm': 'module', 'smalltalk-cjs': 'commonjs' } as const
+const FIXTURE_RESOLUTIONS = {
+  nodenext: { module: 'nodenext', dirs: ['smalltalk-esm', 'smalltalk-cjs'] },
+  bundler: { module: 'esnext', dirs: ['smalltalk-esm'] },
+} as const
+type FixtureResolution = keyof typeof FIXTURE_RESOLUTIONS
+
+const fixtureTsconfig = (resolution: FixtureResolution) => ({
+  compilerOptions: {
+    strict: true,
+    noEmit: true,
+    module: FIXTURE_RESOLUTIONS[resolution].module,
+    moduleResolution: resolution,
+    target: 'ES2022',
+    skipLibCheck: true,
+    types: ['node', 'jest'],
+    typeRoots: [path.join(root, 'node_modules', '@types')],
+  },
+  include: FIXTURE_RESOLUTIONS[resolution].dirs.map((dir) => `${dir}/*.ts`),
+})
+
 const tsconfig = (resolution: Resolution) => ({
   compilerOptions: {
     strict: true,
@@ -341,6 +375,16 @@ beforeAll(() => {
   fs.writeFileSync(path.join(app, 'usage.cts'), USAGE_TS)
   for (const resolution of Object.keys(RESOLUTIONS) as Resolution[]) {
     fs.writeFileSync(path.join(app, `tsconfig.${resolution}.json`), JSON.stringify(tsconfig(resolution), null, 2))
+  }
+  for (const [dir, type] of Object.entries(FIXTURE_DIRS)) {
+    fs.mkdirSync(path.join(app, dir))
+    fs.writeFileSync(path.join(app, dir, 'package.json'), JSON.stringify({ type }))
+    for (const file of FIXTURE_FILES) fs.copyFileSync(path.join(FIXTURE, file), path.join(app, dir, file))
+    fs.writeFileSync(path.join(app, dir, 'swap.ts'), FIXTURE_SWAP)
+  }
+  for (const resolution of Object.keys(FIXTURE_RESOLUTIONS) as FixtureResolution[]) {
+    const file = `tsconfig.smalltalk-${resolution}.json`
+    fs.writeFileSync(path.join(app, file), JSON.stringify(fixtureTsconfig(resolution), null, 2))
   }
 }, 180_000)
 
@@ -412,6 +456,22 @@ it.each(Object.keys(RESOLUTIONS))('tsc --strict type-checks SmallTalk-style usag
   expect(result.stdout + result.stderr).toBe('')
   expect(result.status).toBe(0)
 }, 90_000)
+
+it.each(Object.keys(FIXTURE_RESOLUTIONS))(
+  'tsc --strict type-checks the SmallTalk fixture against the installed package (moduleResolution %s)',
+  (resolution) => {
+    expect(FIXTURE_FILES).toEqual(expect.arrayContaining(['assignability.ts', 'contract.ts', 'SessionManager.ts', 'types.ts']))
+    const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc')
+    const result = node([tsc, '-p', `tsconfig.smalltalk-${resolution}.json`, '--listFilesOnly'], app)
+    const checked = result.stdout.split(/\r?\n/).filter((file) => /smalltalk-(esm|cjs)[\\/]/.test(file))
+    expect(checked).toHaveLength(FIXTURE_RESOLUTIONS[resolution as FixtureResolution].dirs.length * (FIXTURE_FILES.length + 1))
+    expect(result.stdout).toMatch(/postgres-storage[\\/]index\.d\.mts/)
+    const typed = node([tsc, '-p', `tsconfig.smalltalk-${resolution}.json`], app)
+    expect(typed.stdout + typed.stderr).toBe('')
+    expect(typed.status).toBe(0)
+  },
+  90_000,
+)
 
 it('without the platform package, require and import fail naming the platform, the package and the fix', () => {
   const installed = path.join(app, 'node_modules', ...platformPackage.split('/'))

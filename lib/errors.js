@@ -40,22 +40,84 @@ class NotFoundError extends StorageError {
 
 const defaultErrorClasses = Object.freeze({ StorageError, ConflictError, ValidationError, NotFoundError })
 
-/** The classes to throw: the app's where given (`errorClasses` option), ours otherwise. */
+// Whether `value` can be called with `new`, found out without calling it: Reflect.construct
+// checks that its newTarget is a constructor before it runs anything, and the target it then
+// runs is Object, which only reads `value.prototype`.
+function isConstructor(value) {
+  if (typeof value !== 'function') return false
+  try {
+    Reflect.construct(Object, [], value)
+    return true
+  } catch {
+    return false
+  }
+}
+
+// Whether an object is Error.prototype: this realm's, or another's (a class made in a vm context
+// or another jest sandbox extends that realm's Error, and its instances are still Errors).
+function isErrorPrototype(candidate) {
+  if (candidate === Error.prototype) return true
+  const own = Object.getOwnPropertyDescriptor(candidate, 'constructor')
+  const ctor = own && own.value
+  return typeof ctor === 'function' && ctor.name === 'Error' && ctor.prototype === candidate
+}
+
+// Why `given` cannot be one of the adapter's error classes, or null when it can. The check reads
+// the class's prototype chain and calls nothing of the app's: constructing a probe instance would
+// run the app's constructor (logging, counters, stack capture) for no error at all.
+function errorClassProblem(given) {
+  if (typeof given !== 'function') {
+    return `expected a class (got ${given === null ? 'null' : Array.isArray(given) ? 'an array' : typeof given})`
+  }
+  if (!isConstructor(given)) {
+    return 'expected a class or a function usable with `new` (got an arrow function, a method or an async function)'
+  }
+  const prototype = given.prototype
+  if (prototype === null || (typeof prototype !== 'object' && typeof prototype !== 'function')) {
+    return (
+      'expected a class whose instances are Errors ' +
+      '(it has no prototype to check: pass the class itself, not a bound function)'
+    )
+  }
+  for (let link = prototype; link !== null; link = Object.getPrototypeOf(link)) {
+    if (isErrorPrototype(link)) return null
+  }
+  return 'expected a class whose instances are Errors (Error.prototype is not on its prototype chain)'
+}
+
+/**
+ * The classes to throw: the app's where given (`errorClasses` option), ours otherwise. Each given
+ * class must be constructible and make Errors; otherwise a ValidationError (code E_CONFIG) naming
+ * every bad entry, e.g. `errorClasses.ConflictError`, thrown as the app's ValidationError when that
+ * one is valid. Caught here, at construction, rather than as a TypeError at the first conflict.
+ */
 function resolveErrorClasses(injected) {
   if (injected == null) return defaultErrorClasses
-  if (typeof injected !== 'object') {
-    throw new ValidationError('invalid option `errorClasses`: expected an object of classes', ['errorClasses'])
+  if (typeof injected !== 'object' || Array.isArray(injected)) {
+    throw configError(ValidationError, ['errorClasses'], 'invalid option `errorClasses`: expected an object of classes')
   }
   const classes = { ...defaultErrorClasses }
+  const fields = []
+  const reasons = []
   for (const name of Object.keys(defaultErrorClasses)) {
     const given = injected[name]
     if (given == null) continue
-    if (typeof given !== 'function') {
-      throw new ValidationError(`invalid option \`errorClasses.${name}\`: expected a class`, [`errorClasses.${name}`])
+    const problem = errorClassProblem(given)
+    if (problem === null) {
+      classes[name] = given
+    } else {
+      fields.push(`errorClasses.${name}`)
+      reasons.push(`invalid option \`errorClasses.${name}\`: ${problem}`)
     }
-    classes[name] = given
   }
+  if (fields.length > 0) throw configError(classes.ValidationError, fields, reasons.join('; '))
   return Object.freeze(classes)
+}
+
+function configError(ValidationClass, fields, message) {
+  const error = new ValidationClass(message, fields)
+  decorate(error, 'code', 'E_CONFIG')
+  return error
 }
 
 // Sets a diagnostic property unless the app's class already did (or forbids it).
