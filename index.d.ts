@@ -144,8 +144,11 @@ export interface SslOptions {
 }
 
 /**
- * Connection and behaviour options. Each connection field falls back to the standard PostgreSQL
- * environment variable (shown in brackets) and then to the default.
+ * Connection and behaviour options. Each connection field comes from the first of:
+ * `connectionString`, the field itself, `DATABASE_URL`, the PostgreSQL environment variable (shown
+ * in brackets), the default. Unknown options are refused (ValidationError `E_CONFIG`); `pg`'s
+ * names `max`, `connectionTimeoutMillis`, `idleTimeoutMillis`, `application_name`,
+ * `statement_timeout` and `query_timeout` are accepted as aliases.
  */
 export interface PostgresConfig {
   /** Server host name, IP address or Unix socket directory [PGHOST]. Default `'localhost'`. */
@@ -162,7 +165,13 @@ export interface PostgresConfig {
   connectionString?: string
   /** Maximum pooled connections (1 to 10000). Default `10`. */
   poolSize?: number
-  /** `true` = `sslMode: 'require'`; an object = verify (see SslOptions). Default: no TLS [PGSSLMODE]. */
+  /** `pg`'s name for `poolSize`. */
+  max?: number
+  /**
+   * As on `pg`: `true` or an object verifies the certificate's chain and host name (against `ca`,
+   * else the system's roots); `{ rejectUnauthorized: false }` encrypts without checks; `false`: no
+   * TLS. Combined with `sslMode` (or a URL's `sslmode`), the stricter wins. Default: no TLS [PGSSLMODE].
+   */
   ssl?: boolean | SslOptions
   /** TLS mode, as libpq's sslmode [PGSSLMODE]. Default `'disable'`. */
   sslMode?: SslMode
@@ -170,15 +179,33 @@ export interface PostgresConfig {
   sslRootCert?: string
   /** Time allowed to open one connection, in ms [PGCONNECT_TIMEOUT, seconds]. Default `10000`. */
   connectTimeoutMs?: number
+  /** `pg`'s name for `connectTimeoutMs`. */
+  connectionTimeoutMillis?: number
   /** Time a call waits for a free pooled connection before failing, in ms. Default `10000`. */
   acquireTimeoutMs?: number
   /** `application_name` reported to the server [PGAPPNAME]. Default `'smalltalk-postgres-storage'`. */
   applicationName?: string
+  /** `pg`'s name for `applicationName`. */
+  application_name?: string
+  /**
+   * Client-side deadline on each call's whole work (waiting for a connection, statements, commit),
+   * in ms: past it the call fails with StorageError `E_TIMEOUT` and its connection is discarded, so
+   * a silent server or network path never hangs a call. Default `30000`.
+   */
+  queryTimeoutMs?: number
+  /** `pg`'s name for `queryTimeoutMs`. */
+  query_timeout?: number
+  /** Close pooled connections unused for this long, in ms. Default: off (kept until `close()`). */
+  idleTimeoutMs?: number
+  /** `pg`'s name for `idleTimeoutMs`. */
+  idleTimeoutMillis?: number
   /**
    * `statement_timeout` (ms) set on every connection; a statement running longer fails with
    * StorageError `E_TIMEOUT`. Default: off (the server's setting). Not forwarded by PgBouncer.
    */
   statementTimeoutMs?: number
+  /** `pg`'s name for `statementTimeoutMs`. */
+  statement_timeout?: number
   /** Default TTL (seconds) of key-value entries; `0` or `null`: entries never expire. Default: none. */
   ttl?: number | null
   /** Delete expired key-value entries in the background every N ms (never keeps Node alive). Default: off. */
@@ -188,6 +215,12 @@ export interface PostgresConfig {
    * table names, resolved through the connection's `search_path` (normally `public`).
    */
   schema?: string
+  /**
+   * `true` (default): `initialize()` creates the tables and indexes that are missing (and nothing
+   * when all exist, so a role with only DML rights can initialize). `false`: it only checks that
+   * they exist, and fails naming what is missing (for managed schemas).
+   */
+  createSchema?: boolean
   /**
    * `true` (default): prepare each statement once per connection. `false`: send one-shot typed
    * statements, as PgBouncer's transaction pooling requires.
@@ -289,7 +322,7 @@ export interface HealthStatus {
  * Stable error codes set on `error.code` (public API: codes are added, never renamed).
  * - `E_CONFIG`: a bad option (constructor or `initialize(config)`); thrown as ValidationError.
  * - `E_CONNECTION`: the server is unreachable, refused the login or TLS, or dropped the connection.
- * - `E_TIMEOUT`: connecting or waiting for a pooled connection took too long, or the server cancelled a statement.
+ * - `E_TIMEOUT`: connecting, waiting for a pooled connection or the whole call (`queryTimeoutMs`) took too long, or the server cancelled a statement.
  * - `E_CLOSED`: the adapter was used after `close()`.
  * - `E_NOT_INITIALIZED`: the adapter was used before `initialize()`.
  * - `E_CONFLICT`: a save whose `version` is not newer than the stored one; thrown as ConflictError.

@@ -105,7 +105,7 @@ impl Adapter {
       }
       std::mem::replace(&mut *state, State::Open(store.clone()))
     };
-    store.start_purge_task();
+    store.start_background_tasks();
     if let State::Open(previous) = previous {
       previous.close();
     }

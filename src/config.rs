@@ -61,6 +61,10 @@ pub struct Options {
   /// silent server or network path never hangs a call. Default `30000`.
   #[serde(default, alias = "query_timeout")]
   pub query_timeout_ms: Timeout<30_000>,
+  /// Closes pooled connections left unused this long, ms (`pg`'s `idleTimeoutMillis` too).
+  /// Default: off (connections stay open until `close()`).
+  #[serde(alias = "idleTimeoutMillis")]
+  pub idle_timeout_ms: Option<Millis>,
   /// Server-side `statement_timeout` set on every connection, ms. Default: off (the server's).
   #[serde(alias = "statement_timeout")]
   pub statement_timeout_ms: Option<Millis>,

@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
 
 use tokio::time::Instant;
 
@@ -65,7 +66,7 @@ pub struct Store {
   servers: String,
   /// The adapter's counters (this store records retries).
   pub metrics: Arc<Metrics>,
-  purge_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+  background: Mutex<Vec<tokio::task::JoinHandle<()>>>,
   /// The SQL of every statement.
   pub sql: Sql,
   /// The configuration the pool was built from.
@@ -79,21 +80,45 @@ impl Store {
       pool: pool::build(&config)?,
       servers: servers(&config),
       metrics,
-      purge_task: Mutex::new(None),
+      background: Mutex::new(Vec::new()),
       sql: Sql::new(config.options.schema.as_ref().map(|name| name.0.as_str())),
       config,
     })
   }
 
-  /// Starts the background purge of expired key-value entries when `purgeIntervalMs` is set.
-  /// The task runs on the tokio runtime (it never keeps Node's event loop alive) and ends with
-  /// the store.
-  pub fn start_purge_task(self: &Arc<Self>) {
-    let Some(interval) = self.config.options.purge_interval_ms.map(|ms| ms.duration()) else {
-      return;
-    };
+  /// Starts the background work the options ask for: the purge of expired key-value entries
+  /// (`purgeIntervalMs`) and the closing of idle connections (`idleTimeoutMs`). The tasks run on
+  /// the tokio runtime (they never keep Node's event loop alive) and end with the store.
+  pub fn start_background_tasks(self: &Arc<Self>) {
+    let mut tasks = Vec::new();
+    if let Some(interval) = self.config.options.purge_interval_ms {
+      tasks.push(self.every(interval.duration(), |store| async move {
+        // A failed purge is retried at the next tick; expired entries already read as absent.
+        let _ = store.purge_expired(Call("purgeExpired")).await;
+      }));
+    }
+    if let Some(idle) = self.config.options.idle_timeout_ms {
+      let idle = idle.duration();
+      let check = (idle / 2).clamp(Duration::from_millis(100), Duration::from_secs(10));
+      tasks.push(self.every(check, move |store| async move {
+        store.pool.retain(|_, metrics| metrics.last_used() < idle);
+      }));
+    }
+    if let Ok(mut slot) = self.background.lock() {
+      for previous in std::mem::replace(&mut *slot, tasks) {
+        previous.abort();
+      }
+    }
+  }
+
+  /// A task running `work` every `interval` while the store lives.
+  fn every<Work: std::future::Future<Output = ()> + Send + 'static>(
+    self: &Arc<Self>,
+    interval: Duration,
+    work: impl Fn(Arc<Store>) -> Work + Send + 'static,
+  ) -> tokio::task::JoinHandle<()> {
     let store: Weak<Store> = Arc::downgrade(self);
-    let task = tokio::spawn(async move {
+    tokio::spawn(async move {
       let mut ticks = tokio::time::interval(interval);
       ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
       ticks.tick().await;
@@ -102,15 +127,9 @@ impl Store {
         let Some(store) = store.upgrade() else {
           break;
         };
-        // A failed purge is retried at the next tick; expired entries already read as absent.
-        let _ = store.purge_expired(crate::store::Call("purgeExpired")).await;
+        work(store).await;
       }
-    });
-    if let Ok(mut slot) = self.purge_task.lock() {
-      if let Some(previous) = slot.replace(task) {
-        previous.abort();
-      }
-    }
+    })
   }
 
   /// When a call starting now must be done (`queryTimeoutMs`).
@@ -162,8 +181,8 @@ impl Store {
 
   /// Stops handing out connections and drops the idle ones; busy ones close when returned.
   pub fn close(&self) {
-    if let Ok(mut slot) = self.purge_task.lock() {
-      if let Some(task) = slot.take() {
+    if let Ok(mut slot) = self.background.lock() {
+      for task in slot.drain(..) {
         task.abort();
       }
     }
