@@ -5,7 +5,7 @@ const { NativeAdapter } = require('./lib/load-native.js').loadNative()
 const errors = require('./lib/errors.js')
 const { serializeSession, deserializeSession, reviveSession } = require('./lib/session-json.js')
 const check = require('./lib/validate.js')
-const { Channel, complete, request } = require('./lib/requests.js')
+const { Channel, request } = require('./lib/requests.js')
 
 const { StorageError, ConflictError, ValidationError, NotFoundError, resolveErrorClasses, fromNative, invalid } =
   errors
@@ -59,20 +59,17 @@ function parseValue(json) {
  */
 class PostgresStorageAdapter {
   #native
-  #channel = new Channel()
+  #channel
   #classes
-  #fail
   #defaultTtl = null
 
   constructor(config = {}) {
     const { errorClasses, ttl, ...options } = config ?? {}
     this.#classes = resolveErrorClasses(errorClasses)
     if (ttl !== undefined) this.#defaultTtl = check.checkDefaultTtl(this.#classes, ttl, 'constructor')
-    this.#fail = (error) => {
-      throw this.#typed(error)
-    }
+    this.#channel = new Channel((error) => this.#typed(error))
     try {
-      this.#native = new NativeAdapter(optionsToJson(this.#classes, options), complete)
+      this.#native = new NativeAdapter(optionsToJson(this.#classes, options), this.#channel.wake)
     } catch (error) {
       throw this.#typed(error)
     }
@@ -88,11 +85,10 @@ class PostgresStorageAdapter {
     return fromNative(error, classes)
   }
 
-  // Runs `start(ticket)`: input checks, then one native call that completes `ticket`. Any
-  // failure, thrown here or reported by Rust, rejects with the typed error.
+  // Runs `start(ticket)`: input checks, then one native call that completes `ticket`, resolved
+  // with `parse(value)`. Any failure, thrown here or reported by Rust, rejects with the typed error.
   #call(start, parse) {
-    const pending = request(this.#channel, start)
-    return parse === undefined ? pending.catch(this.#fail) : pending.then(parse, this.#fail)
+    return request(this.#channel, start, parse)
   }
 
   /** Opens the pool and creates the schema if missing. Idempotent. */
@@ -122,7 +118,7 @@ class PostgresStorageAdapter {
   healthCheck() {
     return request(this.#channel, (ticket) => this.#native.healthCheck(ticket)).then(
       (problem) => (problem == null ? { healthy: true } : { healthy: false, message: problem }),
-      (error) => ({ healthy: false, message: this.#typed(error).message }),
+      (error) => ({ healthy: false, message: error.message }),
     )
   }
 

@@ -263,15 +263,14 @@ it('a panic in the native layer becomes a rejected StorageError E_INTERNAL, and 
   const published = require(path.join(root, 'native.js'))
   expect(published.NativeAdapter.prototype.__panicForTests).toBeUndefined()
   const { NativeAdapter } = loadTestHooksBuild()
-  const { Channel, complete, request } = require(path.join(root, 'lib', 'requests.js'))
+  const { Channel, request } = require(path.join(root, 'lib', 'requests.js'))
   const { fromNative, defaultErrorClasses } = require(path.join(root, 'lib', 'errors.js'))
-  const channel = new Channel()
-  channel.native = new NativeAdapter('{}', complete)
-  const raw = await request(channel, (ticket: number) => channel.native.__panicForTests(ticket, 'deliberate test panic')).then(
+  const channel = new Channel((raw: unknown) => fromNative(raw, defaultErrorClasses))
+  channel.native = new NativeAdapter('{}', channel.wake)
+  const error = await request(channel, (ticket: number) => channel.native.__panicForTests(ticket, 'deliberate test panic')).then(
     () => null,
-    (error: unknown) => error,
+    (caught: unknown) => caught,
   )
-  const error = fromNative(raw, defaultErrorClasses)
   expect(error).toBeInstanceOf(defaultErrorClasses.StorageError)
   expect(error.code).toBe('E_INTERNAL')
   expect(error.message).toMatch(/deliberate test panic/)

@@ -1,58 +1,68 @@
 'use strict'
-// Native calls complete through one callback per adapter (see src/lib.rs): every call gets a
-// request number, and the promise made for it is settled by `complete([request, failed, value])`.
-// While an adapter has calls in flight its callback holds Node's event loop open; when it has
-// none, it lets go, so an adapter never keeps a process alive.
+// Native calls in flight (see src/lib.rs and src/calls.rs): every call gets a request number and
+// a pending entry; when calls finish, the adapter's wake callback runs once for the lot, and
+// `native.drain()` hands them over as `[request, failed, value, ...]`. While an adapter has calls
+// in flight it holds Node's event loop open; when it has none it lets go, so an adapter never
+// keeps a process alive.
 
-const pending = new Map()
 let lastRequest = 0
 
-/** One native adapter and the number of its calls in flight. */
+/** One native adapter, its calls in flight, and how its failures become typed errors. */
 class Channel {
-  constructor() {
+  /** @param typed - Turns a native failure (its coded reason) into the error to reject with. */
+  constructor(typed) {
     this.native = null
     this.inFlight = 0
+    this.pending = new Map()
+    this.typed = typed
+    // Called by the native side (a threadsafe function), so it must never throw.
+    this.wake = () => this.drain()
   }
-}
 
-function settled(channel) {
-  if (--channel.inFlight === 0) channel.native.hold(false)
+  drain() {
+    const finished = this.native.drain()
+    const pending = this.pending
+    for (let index = 0; index < finished.length; index += 3) {
+      const entry = pending.get(finished[index])
+      if (entry === undefined) continue
+      pending.delete(finished[index])
+      const value = finished[index + 2]
+      if (finished[index + 1]) {
+        entry.reject(this.typed(value))
+      } else if (entry.parse === undefined) {
+        entry.resolve(value)
+      } else {
+        try {
+          entry.resolve(entry.parse(value))
+        } catch (error) {
+          entry.reject(error)
+        }
+      }
+    }
+    if (finished.length > 0) {
+      this.inFlight -= finished.length / 3
+      if (this.inFlight === 0) this.native.hold(false)
+    }
+  }
 }
 
 /**
- * Handed to every NativeAdapter: settles the promise of `request`, given `[request, failed,
- * value]`. It runs from a threadsafe function, so it must never throw.
+ * Calls `start(request)` (which validates input and makes one native call) and returns its
+ * promise, resolved with `parse(value)` (or `value`). A throw from `start` rejects it, typed.
  */
-function complete(reply) {
-  const request = reply[0]
-  const failed = reply[1]
-  const value = reply[2]
-  const entry = pending.get(request)
-  if (entry === undefined) return
-  pending.delete(request)
-  try {
-    settled(entry.channel)
-  } finally {
-    if (failed) entry.reject(value)
-    else entry.resolve(value)
-  }
-}
-
-/** Calls `start(request)` (which validates input and makes one native call) and returns its promise. */
-function request(channel, start) {
+function request(channel, start, parse) {
   return new Promise((resolve, reject) => {
     lastRequest = lastRequest === 0xffffffff ? 1 : lastRequest + 1
     const id = lastRequest
-    pending.set(id, { resolve, reject, channel })
-    if (channel.inFlight++ === 0) channel.native.hold(true)
     try {
       start(id)
     } catch (error) {
-      pending.delete(id)
-      settled(channel)
-      reject(error)
+      reject(channel.typed(error))
+      return
     }
+    channel.pending.set(id, { resolve, reject, parse })
+    if (channel.inFlight++ === 0) channel.native.hold(true)
   })
 }
 
-module.exports = { Channel, complete, request }
+module.exports = { Channel, request }

@@ -2,14 +2,16 @@
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 //! The napi surface: `NativeAdapter`, the class `index.js` wraps. Everything else is plain Rust.
 //!
-//! Calls are cheap on the JS thread: each method converts its arguments, spawns the work on the
-//! tokio runtime and returns at once; the result comes back through one threadsafe function per
-//! adapter as `complete([request, failed, value])`, and `index.js` settles the promise it made for
-//! `request`. (napi's `async fn` creates and tears down a threadsafe function per call, which cost
-//! more JS-thread time than the rest of a typical read.) Failures carry the text
+//! Calls are cheap on the JS thread: each method converts its arguments, queues the work for the
+//! tokio runtime and returns at once (see `calls.rs`: one spawn per burst of calls). When calls
+//! finish, one threadsafe function per adapter wakes the JS thread, which takes every finished
+//! call with `drain()` as a flat array `[request, failed, value, ...]` and settles the promises it
+//! made for them. (napi's `async fn` creates and tears down a threadsafe function per call, which
+//! cost more JS-thread time than the rest of a typical read.) Failures carry the text
 //! `"<E_CODE> <json details>"` (see `error.rs`), which `index.js` turns into the error classes.
 
 pub mod adapter;
+pub mod calls;
 pub mod config;
 pub mod error;
 pub mod jsonb;
@@ -36,6 +38,7 @@ use napi::{sys, Env, Status};
 use napi_derive::napi;
 
 use crate::adapter::Adapter;
+use crate::calls::{Calls, Finished};
 use crate::error::Error;
 use crate::metrics::Outcome;
 use crate::sessions::{instant_from_ms, SessionInput};
@@ -106,8 +109,30 @@ impl ToNapiValue for Reply {
   }
 }
 
-/// `complete([request, failed, value])`: unreferenced while idle, so it never keeps Node alive.
-type Completions = ThreadsafeFunction<(u32, bool, Reply), (), (u32, bool, Reply), Status, false, true>;
+/// Wakes the JS thread to `drain()` finished calls: unreferenced while idle, so it never keeps
+/// Node alive.
+type Wake = ThreadsafeFunction<(), (), (), Status, false, true>;
+
+/// Finished calls as `drain()` hands them to JS: `[request, failed, value, request, ...]`.
+pub struct Drained(Vec<Finished<Reply>>);
+
+impl ToNapiValue for Drained {
+  unsafe fn to_napi_value(env: sys::napi_env, value: Self) -> napi::Result<sys::napi_value> {
+    let mut array = std::ptr::null_mut();
+    let check = |status: sys::napi_status| match status {
+      sys::Status::napi_ok => Ok(()),
+      _ => Err(napi::Error::new(Status::GenericFailure, "cannot build the finished calls' array")),
+    };
+    check(sys::napi_create_array_with_length(env, value.0.len() * 3, &mut array))?;
+    for (index, (request, failed, reply)) in value.0.into_iter().enumerate() {
+      let base = (index * 3) as u32;
+      check(sys::napi_set_element(env, array, base, u32::to_napi_value(env, request)?))?;
+      check(sys::napi_set_element(env, array, base + 1, bool::to_napi_value(env, failed)?))?;
+      check(sys::napi_set_element(env, array, base + 2, Reply::to_napi_value(env, reply)?))?;
+    }
+    Ok(array)
+  }
+}
 
 /// Runs an adapter future; its error becomes the coded reason, and a panic becomes `E_INTERNAL`
 /// instead of crossing into Node.
@@ -186,7 +211,8 @@ pub struct NativeOperationStats {
 #[napi]
 pub struct NativeAdapter {
   inner: Arc<Adapter>,
-  completions: Arc<Completions>,
+  calls: Arc<Calls<Reply>>,
+  wake: Arc<Wake>,
 }
 
 impl NativeAdapter {
@@ -202,7 +228,8 @@ impl NativeAdapter {
     Work: Future<Output = error::Result<Value>> + Send + 'static,
   {
     let inner = self.inner.clone();
-    let completions = self.completions.clone();
+    let calls = self.calls.clone();
+    let wake = self.wake.clone();
     let task = async move {
       let metrics = inner.metrics.clone();
       let started = Instant::now();
@@ -213,15 +240,19 @@ impl NativeAdapter {
         Err(_) => Outcome::Error,
       };
       metrics.record(method, started.elapsed(), outcome);
-      let reply = match result {
+      let finished = match result {
         Ok(value) => (request, false, value.into()),
         Err(reason) => (request, true, Reply::Text(reason)),
       };
-      // Only fails while Node tears the environment down, when nobody waits for the answer.
-      let _ = completions.call(reply, ThreadsafeFunctionCallMode::NonBlocking);
+      calls.finish(finished, || {
+        // Only fails while Node tears the environment down, when nobody waits for the answer.
+        let _ = wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
+      });
     };
-    // The runtime is gone only during environment teardown; then nobody waits either.
-    let _ = std::panic::catch_unwind(AssertUnwindSafe(|| napi::bindgen_prelude::spawn(task)));
+    self.calls.submit(Box::pin(task), |dispatch| {
+      // The runtime is gone only during environment teardown; then nobody waits either.
+      let _ = std::panic::catch_unwind(AssertUnwindSafe(|| napi::bindgen_prelude::spawn(dispatch)));
+    });
   }
 
   /// [`spawn`](Self::spawn) for work on the open store (`E_NOT_INITIALIZED` / `E_CLOSED` otherwise).
@@ -242,20 +273,28 @@ impl NativeAdapter {
 
 #[napi]
 impl NativeAdapter {
-  /// Validates `optionsJson` (the constructor's config as JSON) and opens nothing. `complete` is
-  /// called as `complete([request, failed, value])` when a call ends.
+  /// Validates `optionsJson` (the constructor's config as JSON) and opens nothing. `wake` is
+  /// called (with no arguments) when calls have finished: call `drain()` then.
   #[napi(constructor)]
-  pub fn new(options_json: String, complete: Completions) -> napi::Result<Self> {
+  pub fn new(options_json: String, wake: Wake) -> napi::Result<Self> {
     Ok(NativeAdapter {
       inner: Arc::new(Adapter::new(&options_json)?),
-      completions: Arc::new(complete),
+      calls: Arc::new(Calls::default()),
+      wake: Arc::new(wake),
     })
+  }
+
+  /// Every call finished since the last drain, as `[request, failed, value, request, ...]`:
+  /// `value` is the result, or for a failed call its coded reason.
+  #[napi(ts_return_type = "Array<number | boolean | string | null | undefined | object>")]
+  pub fn drain(&self) -> Drained {
+    Drained(self.calls.take_finished())
   }
 
   /// Keeps Node's event loop alive (`true`) while calls are in flight, or lets it go (`false`).
   #[napi]
   pub fn hold(&self, env: Env, active: bool) -> napi::Result<()> {
-    let raw = self.completions.handle.get_raw();
+    let raw = self.wake.handle.get_raw();
     let status = unsafe {
       if active {
         sys::napi_ref_threadsafe_function(env.raw(), raw)
