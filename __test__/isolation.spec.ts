@@ -14,6 +14,7 @@ import pg from 'pg'
 import {
   CONNECTION_VARIABLES,
   TEST_DATABASE_VARIABLE,
+  configuredTarget,
   freePort,
   startThrowaway,
   type Throwaway,
@@ -242,6 +243,34 @@ describe('a configured server is used or reported, never replaced by a throwaway
     expect(JSON.parse(test.stdout)).toEqual([url.replace(`/${userDatabase}?`, `/${test.database}?`), 'disable', test.database])
     expect(await userRows()).toEqual(untouched)
   })
+})
+
+describe('reading DATABASE_URL', () => {
+  it('keeps the URL whole (several hosts, encoded password, query) and reads the first host and sslmode from it', () => {
+    const url = `postgres://app:p%40ss%2Fw@db1.internal:5433,db2.internal:5434/app?sslmode=require&target_session_attrs=read-write`
+    expect(configuredTarget({ DATABASE_URL: url, PGHOST: 'ignored' })).toEqual({
+      host: 'db1.internal', port: 5433, database: 'app', user: 'app', password: 'p@ss/w', sslmode: 'require', url,
+    })
+    expect(configuredTarget({ DATABASE_URL: 'postgresql://app@db', PGSSLMODE: 'verify-full' }, 'smalltalk')).toMatchObject({
+      database: 'smalltalk', sslmode: 'verify-full', url: 'postgresql://app@db/smalltalk',
+    })
+  })
+
+  it.each(['postgres://app:hunter2/x@db/app', 'postgres://app:hunter2@db:99999/app', 'postgres://app:%E0%A4%A@db/app', 'mysql://app:hunter2@db/app'])(
+    'a malformed URL is refused without quoting it (%s)',
+    (url) => {
+      const error = (() => {
+        try {
+          configuredTarget({ DATABASE_URL: url })
+        } catch (caught) {
+          return caught as Error
+        }
+        throw new Error('accepted')
+      })()
+      expect(error.message).toMatch(/^DATABASE_URL /)
+      expect(`${error.message} ${error.stack}`).not.toContain('hunter2')
+    },
+  )
 })
 
 describe('DATABASE_URL with ?sslmode=require: the run is encrypted', () => {

@@ -61,34 +61,67 @@ export function configuredTarget(env = process.env, defaultDatabase = 'smalltalk
   if (sslrootcert !== undefined) target.sslrootcert = sslrootcert
   const urlVariable = ['DATABASE_URL', 'POSTGRES_URL'].find((name) => pick(name) !== undefined)
   if (urlVariable !== undefined) {
-    let parsed
-    try {
-      parsed = new URL(env[urlVariable])
-    } catch {
-      // Never echo the URL: it may hold a password.
-      throw new Error(
-        `${urlVariable} is not a valid URL (postgres://user:password@host:port/database?sslmode=...); ` +
-          'percent-encode any @ : / ? # % in the user name or password',
-      )
-    }
-    if (!/^postgres(ql)?:$/.test(parsed.protocol)) throw new Error(`${urlVariable} must be a postgres:// or postgresql:// URL`)
-    if (parsed.hostname) target.host = decodeURIComponent(parsed.hostname).replace(/^\[(.*)\]$/, '$1')
-    if (parsed.port) target.port = Number(parsed.port)
-    if (parsed.username) target.user = decodeURIComponent(parsed.username)
-    if (parsed.password) target.password = decodeURIComponent(parsed.password)
-    if (parsed.pathname.length > 1) target.database = decodeURIComponent(parsed.pathname.slice(1))
-    if (parsed.searchParams.has('sslmode')) target.sslmode = parsed.searchParams.get('sslmode')
-    if (parsed.searchParams.has('sslrootcert')) target.sslrootcert = parsed.searchParams.get('sslrootcert')
-    target.url = parsed.pathname.length > 1 ? env[urlVariable] : withDatabase(env[urlVariable], target.database)
+    const url = parseUrl(env[urlVariable], urlVariable)
+    if (url.host) target.host = url.host
+    if (url.port) target.port = url.port
+    if (url.user) target.user = url.user
+    if (url.password !== undefined) target.password = url.password
+    if (url.database) target.database = url.database
+    if (url.params.has('sslmode')) target.sslmode = url.params.get('sslmode')
+    if (url.params.has('sslrootcert')) target.sslrootcert = url.params.get('sslrootcert')
+    target.url = url.database ? env[urlVariable] : withDatabase(env[urlVariable], target.database)
   }
   return target
 }
 
-/** `url` naming `database` instead of its own, everything else (userinfo, query) as it was. */
+// scheme://[user[:password]@][host[:port][,host[:port]...]][/database][?query]. By hand rather
+// than WHATWG URL, which refuses libpq's multi-host form.
+const URL_SHAPE = /^(postgres(?:ql)?):\/\/(?:([^@/?#]*)@)?([^/?#]*)(\/[^?#]*)?(\?[^#]*)?$/
+
+function parseUrl(text, variable) {
+  // Never echo the URL in an error: it may hold a password.
+  const found = URL_SHAPE.exec(text)
+  const invalid = (what) =>
+    new Error(`${variable} ${what} (postgres://user:password@host:port/database?sslmode=...; percent-encode any @ : / ? # % in the user name or password)`)
+  if (found === null) throw invalid(/^postgres(ql)?:\/\//.test(text) ? 'is not a valid URL' : 'must be a postgres:// or postgresql:// URL')
+  const [, , userinfo = '', hosts, pathPart = '', query = ''] = found
+  const decode = (part, what) => {
+    try {
+      return decodeURIComponent(part)
+    } catch {
+      throw invalid(`has a malformed percent-escape in its ${what}`)
+    }
+  }
+  const colon = userinfo.indexOf(':')
+  const first = hosts.split(',')[0]
+  const hostPort = /^(\[[^\]]*\]|[^:]*)(?::(\d*))?$/.exec(first)
+  if (hostPort === null) throw invalid('has a malformed host')
+  if (hostPort[2] !== undefined && hostPort[2] !== '' && !(Number(hostPort[2]) >= 1 && Number(hostPort[2]) <= 65535)) {
+    throw invalid('has a port that is not a number from 1 to 65535')
+  }
+  const params = new URLSearchParams(query.slice(1))
+  return {
+    user: decode(colon === -1 ? userinfo : userinfo.slice(0, colon), 'user name') || params.get('user') || undefined,
+    password: colon === -1 ? (params.get('password') ?? undefined) : decode(userinfo.slice(colon + 1), 'password'),
+    host: decode(hostPort[1], 'host').replace(/^\[(.*)\]$/, '$1') || params.get('host') || undefined,
+    port: Number(hostPort[2] || params.get('port') || 0) || undefined,
+    database: decode(pathPart.slice(1), 'database name') || params.get('dbname') || undefined,
+    params,
+  }
+}
+
+/** `url` naming `database` instead of its own, everything else (userinfo, hosts, query) as it was. */
 export function withDatabase(url, database) {
-  const parsed = new URL(url)
-  parsed.pathname = `/${encodeURIComponent(database)}`
-  return parsed.toString()
+  const found = URL_SHAPE.exec(url)
+  if (found === null) throw new Error('not a postgres:// URL')
+  const [, scheme, userinfo, hosts, , query = ''] = found
+  const params = new URLSearchParams(query.slice(1))
+  let rest = query
+  if (params.has('dbname')) {
+    params.set('dbname', database)
+    rest = `?${params.toString()}`
+  }
+  return `${scheme}://${userinfo === undefined ? '' : `${userinfo}@`}${hosts}/${encodeURIComponent(database)}${rest}`
 }
 
 /** `target` on another database of the same server (its URL too). */
