@@ -6,8 +6,17 @@ import os from 'node:os'
 import path from 'node:path'
 import { checkBinary, describe as describeCheck } from '../scripts/check-libc.mjs'
 
-/** A minimal 64-bit little-endian ELF shared object needing `needed` and the symbol `versions` of each library. */
-function elf(needed: string[], versions: Record<string, string[]>, machine = 0x3e): Buffer {
+interface Symbols {
+  imports?: string[]
+  weakImports?: string[]
+  exports?: string[]
+}
+
+/**
+ * A minimal 64-bit little-endian ELF shared object needing `needed` and the symbol `versions` of
+ * each library, with `symbols` in its dynamic symbol table.
+ */
+function elf(needed: string[], versions: Record<string, string[]>, machine = 0x3e, symbols: Symbols = {}): Buffer {
   const strings: string[] = ['']
   const offsetOf = (text: string) => {
     let at = 0
@@ -40,6 +49,18 @@ function elf(needed: string[], versions: Record<string, string[]>, machine = 0x3
     })
     at += size
   })
+  const entries = [
+    ...(symbols.imports ?? []).map((name) => ({ name, binding: 1, section: 0 })),
+    ...(symbols.weakImports ?? []).map((name) => ({ name, binding: 2, section: 0 })),
+    ...(symbols.exports ?? []).map((name) => ({ name, binding: 1, section: 1 })),
+  ]
+  const dynsym = Buffer.alloc(24 * (entries.length + 1))
+  entries.forEach(({ name, binding, section }, index) => {
+    const at = 24 * (index + 1)
+    dynsym.writeUInt32LE(offsetOf(name), at)
+    dynsym[at + 4] = (binding << 4) | 2
+    dynsym.writeUInt16LE(section, at + 6)
+  })
   const dynstr = Buffer.from(strings.map((text) => `${text}\0`).join(''), 'latin1')
   const header = Buffer.alloc(64)
   header.writeUInt32BE(0x7f454c46, 0)
@@ -49,7 +70,7 @@ function elf(needed: string[], versions: Record<string, string[]>, machine = 0x3
   header.writeUInt16LE(3, 16)
   header.writeUInt16LE(machine, 18)
   header.writeUInt32LE(1, 20)
-  const body = [dynstr, dynamic, verneed]
+  const body = [dynstr, dynamic, verneed, dynsym]
   let offset = 64
   const placed = body.map((part) => {
     const start = offset
@@ -59,7 +80,7 @@ function elf(needed: string[], versions: Record<string, string[]>, machine = 0x3
   header.writeBigUInt64LE(BigInt(offset), 40)
   header.writeUInt16LE(64, 52)
   header.writeUInt16LE(64, 58)
-  header.writeUInt16LE(4, 60)
+  header.writeUInt16LE(5, 60)
   const section = (type: number, index: number, info = 0) => {
     const entry = Buffer.alloc(64)
     entry.writeUInt32LE(type, 4)
@@ -69,7 +90,7 @@ function elf(needed: string[], versions: Record<string, string[]>, machine = 0x3
     entry.writeUInt32LE(info, 44)
     return entry
   }
-  return Buffer.concat([header, ...body, Buffer.alloc(64), section(3, 0), section(6, 1), section(0x6ffffffe, 2, libraries.length)])
+  return Buffer.concat([header, ...body, Buffer.alloc(64), section(3, 0), section(6, 1), section(0x6ffffffe, 2, libraries.length), section(11, 3)])
 }
 
 let dir: string
@@ -121,4 +142,16 @@ it('a gnu name on a binary that requires nothing of glibc fails rather than pass
     'requires no GLIBC symbol version at all: not a glibc build, or unreadable',
   ])
   expect(() => checkBinary(write('text-linux-x64-gnu.node', Buffer.from('not an ELF file at all, just text here....................................')))).toThrow('is not an ELF file')
+})
+
+it('a musl binary\'s libc imports must all be defined by a musl libc.so; Node-API and weak imports are not libc\'s to give', () => {
+  const libc = write('libc.so', elf([], {}, 0x3e, { exports: ['memcpy', 'malloc', 'getaddrinfo'] }))
+  const binary = (name: string, imports: string[]) =>
+    write(name, elf(['libc.so'], {}, 0x3e, { imports, weakImports: ['__cxa_thread_atexit_impl'], exports: ['napi_register_module_v1'] }))
+  const good = checkBinary(binary('good-linux-x64-musl.node', ['memcpy', 'malloc', 'napi_create_string_utf8', 'uv_default_loop']), { crossCheck: false, muslLibc: libc })
+  expect(good.problems).toEqual([])
+  expect(good.musl).toEqual({ libc, imports: 2, missing: [] })
+  expect(describeCheck(good)).toContain(`all 2 libc imports defined by ${libc}`)
+  const glibcOnly = checkBinary(binary('glibc-only-linux-x64-musl.node', ['memcpy', 'gnu_get_libc_version', '__res_init']), { crossCheck: false, muslLibc: libc })
+  expect(glibcOnly.problems).toEqual([`imports gnu_get_libc_version, __res_init, which ${libc} does not define`])
 })

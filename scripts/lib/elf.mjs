@@ -4,10 +4,15 @@
 import fs from 'node:fs'
 
 const SHT_DYNAMIC = 6
+const SHT_DYNSYM = 11
 const SHT_GNU_VERNEED = 0x6ffffffe
 const DT_NEEDED = 1
 
-/** `{ machine, needed: string[], versions: { [library]: string[] } }` of a 64-bit little-endian ELF file. */
+/**
+ * `{ machine, needed, versions, imports, weakImports, exports }` of a 64-bit little-endian ELF
+ * file: the libraries it needs, the symbol versions it requires of each, the dynamic symbols it
+ * takes from elsewhere (strong, and weak ones it can do without) and those it defines.
+ */
 export function readElf(file) {
   const data = fs.readFileSync(file)
   if (data.length < 64 || data.readUInt32BE(0) !== 0x7f454c46) throw new Error(`${file} is not an ELF file`)
@@ -59,7 +64,20 @@ export function readElf(file) {
       entry += next
     }
   }
-  return { machine, needed, versions }
+  const imports = []
+  const weakImports = []
+  const exports = []
+  for (const section of sections.filter((candidate) => candidate.type === SHT_DYNSYM)) {
+    // Elf64_Sym: st_name u32, st_info u8, st_other u8, st_shndx u16, st_value u64, st_size u64.
+    for (let at = section.offset + 24; at + 24 <= section.offset + section.size; at += 24) {
+      const name = string(section.link, data.readUInt32LE(at))
+      const binding = data[at + 4] >> 4
+      if (name === '' || binding === 0) continue
+      if (data.readUInt16LE(at + 6) === 0) (binding === 2 ? weakImports : imports).push(name)
+      else exports.push(name)
+    }
+  }
+  return { machine, needed, versions, imports, weakImports, exports }
 }
 
 /** `[2, 17]` from `GLIBC_2.17`. */
