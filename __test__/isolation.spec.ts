@@ -36,6 +36,17 @@ function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
   return { ...env, ...extra }
 }
 
+// Commands run through with-database.mjs get script files, not `node -e <code>`: on Windows it
+// starts the command through cmd.exe, which would split code at its spaces.
+let scripts: string
+let scriptCount = 0
+/** `['node', <a file holding code>]`. */
+function nodeScript(code: string): string[] {
+  const file = path.join(scripts, `script-${++scriptCount}.cjs`)
+  fs.writeFileSync(file, code)
+  return ['node', file]
+}
+
 interface Run {
   code: number | null
   signal: NodeJS.Signals | null
@@ -104,6 +115,7 @@ function configured(database: string, style: 'PG' | 'POSTGRES' | 'URL') {
 const userDatabase = `smalltalk_user_${randomBytes(4).toString('hex')}`
 
 beforeAll(async () => {
+  scripts = fs.mkdtempSync(path.join(os.tmpdir(), 'smalltalk-isolation-'))
   await on('postgres', (client) => client.query(`CREATE DATABASE ${userDatabase}`))
   await on(userDatabase, async (client) => {
     await client.query('CREATE TABLE sessions (id text PRIMARY KEY, data jsonb NOT NULL)')
@@ -115,6 +127,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await on('postgres', (client) => client.query(`DROP DATABASE IF EXISTS ${userDatabase} WITH (FORCE)`))
+  fs.rmSync(scripts, { recursive: true, force: true })
 })
 
 /** The user's rows, read after whatever ran. */
@@ -130,7 +143,7 @@ describe('npm test runs in a database of its own', () => {
     'the contract suite run against a server configured with %s drops tables only in the run\'s database, which is gone afterwards',
     async (style) => {
       const jest = ['node', '--experimental-vm-modules', 'node_modules/jest/bin/jest.js', '-c', '__test__/jest.config.js', '--runInBand']
-      const run = await runner([...jest, '__test__/contract.spec.ts', '-t', 'initialize resolves'], cleanEnv(configured(userDatabase, style)))
+      const run = await runner([...jest, '__test__/contract.spec.ts', '--testNamePattern=initialize.resolves'], cleanEnv(configured(userDatabase, style)))
       expect(run.stderr).toMatch(/Tests:.*\b1 passed, 48 total/)
       expect(run.code).toBe(0)
       expect(run.database).toMatch(/^smalltalk_test_/)
@@ -142,7 +155,7 @@ describe('npm test runs in a database of its own', () => {
 
   it('the run\'s database is named to the command, and dropped when the command fails', async () => {
     const run = await runner(
-      ['node', '-e', 'console.log(JSON.stringify([process.env.PGDATABASE, process.env.POSTGRES_DB, process.env.SMALLTALK_TEST_DATABASE])); process.exit(7)'],
+      nodeScript('console.log(JSON.stringify([process.env.PGDATABASE, process.env.POSTGRES_DB, process.env.SMALLTALK_TEST_DATABASE])); process.exit(7)'),
       cleanEnv(configured(userDatabase, 'POSTGRES')),
     )
     expect(run.code).toBe(7)
@@ -151,12 +164,14 @@ describe('npm test runs in a database of its own', () => {
     expect(run.stderr).toContain(`dropped database ${run.database}`)
   })
 
-  it.each([
+  // POSIX signals: on Windows a parent's kill() ends the runner at once, with no handler to run.
+  const signals = process.platform === 'win32' ? it.skip.each : it.each
+  signals([
     ['SIGTERM', 143],
     ['SIGINT', 130],
   ] as const)('on %s the command is stopped and the run\'s database dropped', async (signal, status) => {
     let seenAlive = false
-    const run = await runner(['node', '-e', 'setInterval(() => {}, 1000)'], cleanEnv(configured(userDatabase, 'PG')), (child, database) => {
+    const run = await runner(nodeScript('setInterval(() => {}, 1000)'), cleanEnv(configured(userDatabase, 'PG')), (child, database) => {
       databaseExists(database).then((exists) => {
         seenAlive = exists
         child.kill(signal)
@@ -171,7 +186,7 @@ describe('npm test runs in a database of its own', () => {
   it('two runs on one server at once get two databases', async () => {
     const script = 'console.log(process.env.PGDATABASE); setTimeout(() => {}, 1500)'
     const env = cleanEnv(configured(userDatabase, 'PG'))
-    const [first, second] = await Promise.all([runner(['node', '-e', script], env), runner(['node', '-e', script], env)])
+    const [first, second] = await Promise.all([runner(nodeScript(script), env), runner(nodeScript(script), env)])
     expect([first.code, second.code]).toEqual([0, 0])
     expect(first.stdout.trim()).toBe(first.database)
     expect(second.stdout.trim()).toBe(second.database)
@@ -223,7 +238,7 @@ describe('a configured server is used or reported, never replaced by a throwaway
     const expected =
       'DATABASE_URL' in env ? new URL(env.DATABASE_URL).host : 'PGHOST' in env ? `${env.PGHOST}:5432` : `localhost:${env.POSTGRES_PORT}`
     for (const mode of [[], ['--default-database', 'smalltalk']]) {
-      const run = await runner([...mode, 'node', '-e', 'console.log("the command ran")'], cleanEnv(env))
+      const run = await runner([...mode, ...nodeScript('console.log("the command ran")')], cleanEnv(env))
       expect(run.code).toBe(1)
       expect(run.stdout).toBe('')
       expect(run.stderr).toContain(`does not answer at ${expected}`)
@@ -234,7 +249,7 @@ describe('a configured server is used or reported, never replaced by a throwaway
 
   it('npm start passes DATABASE_URL through exactly; npm test changes only its database', async () => {
     const url = `${configured(userDatabase, 'URL').DATABASE_URL}?sslmode=disable&application_name=passed-through`
-    const print = ['node', '-e', 'console.log(JSON.stringify([process.env.DATABASE_URL, process.env.PGSSLMODE, process.env.PGDATABASE]))']
+    const print = nodeScript('console.log(JSON.stringify([process.env.DATABASE_URL, process.env.PGSSLMODE, process.env.PGDATABASE]))')
     const demo = await runner(['--default-database', 'smalltalk', ...print], cleanEnv({ DATABASE_URL: url }))
     expect(demo.code).toBe(0)
     expect(JSON.parse(demo.stdout)).toEqual([url, 'disable', userDatabase])
@@ -300,8 +315,8 @@ describe('DATABASE_URL with ?sslmode=require: the run is encrypted', () => {
   it('the suites\' adapter, configured from POSTGRES_* as contractConfig() does, connects with TLS', async () => {
     // What a spec does: POSTGRES_* as explicit settings, the rest (sslmode) from the PG* environment.
     const check = `
-      const { PostgresStorageAdapter } = require('@smalltalk-ai/postgres-storage')
-      const pg = require('pg')
+      const { PostgresStorageAdapter } = require(${JSON.stringify(path.join(root, 'index.js'))})
+      const pg = require(${JSON.stringify(path.join(root, 'node_modules', 'pg'))})
       const env = process.env
       ;(async () => {
         const adapter = new PostgresStorageAdapter({ host: env.POSTGRES_HOST, port: Number(env.POSTGRES_PORT), database: env.POSTGRES_DB,
@@ -317,7 +332,7 @@ describe('DATABASE_URL with ?sslmode=require: the run is encrypted', () => {
       })().catch((error) => { console.error(error.message); process.exit(1) })
     `
     const url = `postgres://postgres:${PASSWORD_MARK}@127.0.0.1:${tls.target.port}/postgres?sslmode=require`
-    const run = await runner(['node', '-e', check], cleanEnv({ DATABASE_URL: url }))
+    const run = await runner(nodeScript(check), cleanEnv({ DATABASE_URL: url }))
     expect(run.stderr).not.toContain(PASSWORD_MARK)
     expect(run.code).toBe(0)
     expect(JSON.parse(run.stdout)).toEqual([true])
