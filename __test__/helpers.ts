@@ -1,7 +1,8 @@
 // Shared test helpers: the contract suite's connection settings, table drops through a separate
-// connection, and session builders.
+// connection (only ever in the database the test run created), and session builders.
 import pg from 'pg'
 import { randomUUID } from 'node:crypto'
+import { TEST_DATABASE_COMMENT, TEST_DATABASE_VARIABLE } from '../scripts/postgres.mjs'
 import { PostgresStorageAdapter } from '@smalltalk-ai/postgres-storage'
 import type { MessageTurn, PostgresConfig, Session, SessionState } from '@smalltalk-ai/postgres-storage'
 
@@ -21,11 +22,42 @@ export function contractConfig(): PostgresConfig {
   }
 }
 
-/** A plain `pg` client on the test database (the "separate connection"). */
+let verifiedDatabase: string | undefined
+
+/**
+ * The guard in front of every table drop and TRUNCATE the suites run: the connection must be on
+ * the database this run created (scripts/with-database.mjs names it in SMALLTALK_TEST_DATABASE and
+ * marks it with a comment), so jest run by hand against your own database cannot destroy its data.
+ */
+async function assertRunDatabase(client: pg.Client, database: string): Promise<void> {
+  if (verifiedDatabase === database) return
+  const refuse = (why: string) =>
+    new Error(
+      `refusing to drop or clear tables in the database "${database}": ${why}. The tests do that only in a ` +
+        'database created for their run: run them with `npm test` (or `node scripts/with-database.mjs <command>`), ' +
+        'which creates one on your server and drops it at the end.',
+    )
+  const marker = process.env[TEST_DATABASE_VARIABLE]
+  if (!marker) throw refuse(`${TEST_DATABASE_VARIABLE} is not set, so no database was created for this run`)
+  if (marker !== database) throw refuse(`this run's own database is "${marker}"`)
+  const { rows } = await client.query(
+    `SELECT shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname = current_database()`,
+  )
+  if (rows[0]?.comment !== TEST_DATABASE_COMMENT) throw refuse('it does not carry the mark of a database made for a test run')
+  verifiedDatabase = database
+}
+
+/** A plain `pg` client on the test run's database (the "separate connection"). */
 export async function rawClient(): Promise<pg.Client> {
   const { host, port, database, user, password } = contractConfig()
   const client = new pg.Client({ host: host as string, port: port as number, database, user, password })
   await client.connect()
+  try {
+    await assertRunDatabase(client, database as string)
+  } catch (error) {
+    await client.end()
+    throw error
+  }
   return client
 }
 

@@ -20,10 +20,11 @@ const report = `(error) => { console.log(JSON.stringify({ message: error.message
 /** Loads the package (by its name, through `exports`) in a fresh node with `env` added. */
 function load(kind: 'require' | 'import', env: Record<string, string>) {
   const name = JSON.stringify(manifest.name)
+  // ESM: a plain try/catch around a top-level `await import()`, as an app that falls back would write it.
   const args =
     kind === 'require'
       ? ['-e', `try { const api = require(${name}); console.log(JSON.stringify({ loaded: typeof api.PostgresStorageAdapter })) } catch (error) { (${report})(error) }`]
-      : ['--input-type=module', '-e', `import(${name}).then((api) => console.log(JSON.stringify({ loaded: typeof api.PostgresStorageAdapter })), ${report})`]
+      : ['--input-type=module', '-e', `try { const api = await import(${name}); console.log(JSON.stringify({ loaded: typeof api.PostgresStorageAdapter })) } catch (error) { (${report})(error) }`]
   const result = spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8', timeout: 20_000, env: { ...process.env, ...env } })
   return { status: result.status, stderr: result.stderr, output: result.stdout ? JSON.parse(result.stdout) : null }
 }
@@ -38,22 +39,54 @@ it.each(['require', 'import'] as const)('%s: with no loadable binary, the error 
   expect(message).toContain('reinstall without --no-optional / --omit=optional')
   expect(message).toContain('`npm run build`')
   expect(message).toContain(`Cannot find module '${missing}'`)
+  expect(message).not.toContain('\n')
   expect(cause).toMatch(/^Cannot find native binding/)
+})
+
+it.each(['require', 'import'] as const)('%s: uncaught, the error prints as one short paragraph, not napi\'s nested chain', (kind) => {
+  const name = JSON.stringify(manifest.name)
+  const args = kind === 'require' ? ['-e', `require(${name})`] : ['--input-type=module', '-e', `await import(${name})`]
+  const result = spawnSync(process.execPath, args, {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 20_000,
+    env: { ...process.env, NAPI_RS_NATIVE_LIBRARY_PATH: missing },
+  })
+  expect(result.status).toBe(1)
+  const lines = result.stderr.trimEnd().split('\n')
+  // The message line, ten stack frames, the one-line cause, and node's framing.
+  expect(lines.length).toBeLessThanOrEqual(20)
+  const message = lines.find((line) => line.startsWith('Error: '))
+  expect(message).toContain('no native binary could be loaded for this machine')
+  expect(message).toContain('`npm run build`')
+  expect(result.stderr).not.toContain('Require stack')
+  expect(result.stderr).not.toContain('wasi')
 })
 
 it('the same variable pointing at the built binary loads it (the mechanism above is real)', () => {
   expect(load('require', { NAPI_RS_NATIVE_LIBRARY_PATH: hostBinary })).toEqual({ status: 0, stderr: '', output: { loaded: 'function' } })
 })
 
-it('keeps napi\'s error as the cause and lists its load attempts, oldest first', () => {
+it('keeps napi\'s error as the cause, its attempts (oldest first) as loadErrors, a failed load first in the message', () => {
+  const notFound = new Error("Cannot find module './postgres-storage.darwin-arm64.node'\nRequire stack:\n- x")
+  const glibc = new Error("/lib/libc.so.6: version `GLIBC_2.34' not found (required by /app/x.node)")
+  const wasi = new Error("Cannot find module '@smalltalk-ai/postgres-storage-wasm32-wasi'")
   const chain = Object.assign(new Error('Cannot find native binding.'), {
-    cause: Object.assign(new Error("Cannot find module 'b'\nRequire stack:\n- x"), { cause: new Error("Cannot find module 'a'") }),
+    cause: Object.assign(wasi, { cause: Object.assign(glibc, { cause: notFound }) }),
   })
   const error = bindingError(chain, { platform: 'darwin', arch: 'arm64' })
   expect(error.cause).toBe(chain)
+  expect(chain.cause).toBeUndefined()
+  expect(error.loadErrors).toEqual([notFound, glibc, wasi])
+  expect(Object.keys(error)).not.toContain('loadErrors')
   expect(error.message).toContain('this machine: darwin arm64.')
   expect(error.message).toContain('@smalltalk-ai/postgres-storage-darwin-arm64')
-  expect(error.message.endsWith("Load attempts:\n  - Cannot find module 'a'\n  - Cannot find module 'b'")).toBe(true)
+  expect(error.message).toContain(
+    "failed to load (/lib/libc.so.6: version `GLIBC_2.34' not found (required by /app/x.node); Cannot find module './postgres-storage.darwin-arm64.node').",
+  )
+  expect(error.message).not.toContain('wasi')
+  expect(error.message).not.toContain('\n')
+  expect(error.message.length).toBeLessThan(800)
 })
 
 it('on a platform with no prebuilt binary, says so and lists those that exist', () => {

@@ -33,43 +33,55 @@ function platformName(platform, arch, libc) {
   return `${platform}-${arch}`
 }
 
-// The first line of each load attempt napi recorded (its cause chain runs newest first).
-function attempts(cause) {
-  const lines = []
-  for (let error = cause?.cause; error != null && lines.length < 8; error = error.cause) {
-    lines.push(`  - ${String(error.message).split('\n')[0]}`)
-  }
-  return lines.reverse()
+const firstLine = (error) => String(error?.message ?? error).split('\n')[0]
+
+/** napi's load attempts, oldest first (its cause chain runs newest first). */
+function loadAttempts(cause) {
+  const attempts = []
+  for (let error = cause?.cause; error != null && attempts.length < 32; error = error.cause) attempts.push(error)
+  return attempts.reverse()
 }
 
-/** The error thrown when no native binary loads; `cause` is napi's own load error. */
+// What the attempts say, in one line: a binary that exists but does not load (a newer glibc, a
+// truncated file) says more than "not found", so such reasons come first. The WASI fallback is
+// napi's, not a package this project ships.
+function reasons(attempts) {
+  const lines = [...new Set(attempts.map(firstLine))].filter((line) => !/wasi/i.test(line))
+  const failedToLoad = lines.filter((line) => !line.startsWith('Cannot find module '))
+  return [...failedToLoad, ...lines.filter((line) => !failedToLoad.includes(line))].slice(0, 3)
+}
+
+/**
+ * The error thrown when no native binary loads; `cause` is napi's own load error. The message is
+ * one paragraph; napi's nested chain of attempts stays available as the non-enumerable
+ * `loadErrors` (oldest first) instead of being printed, 80 lines deep, under an uncaught error.
+ */
 function bindingError(cause, { platform = process.platform, arch = process.arch, libc } = {}) {
   const onLinux = platform === 'linux'
   const abi = onLinux ? (libc ?? detectLibc()) : undefined
   const name = platformName(platform, arch, abi)
   const machine = `${platform} ${arch}${onLinux ? ` (${abi === 'musl' ? 'musl' : 'glibc'})` : ''}`
-  const lines = []
-  if (SUPPORTED_PLATFORMS.includes(name)) {
-    lines.push(
-      `${PACKAGE}: no native binary could be loaded for this machine: ${machine}.`,
-      `It ships in the optional dependency ${PACKAGE}-${name}, which is not installed or failed to load.`,
-      'To fix it, either:',
-      '  - reinstall without --no-optional / --omit=optional (npm can also drop optional dependencies when',
-      '    package-lock.json was made on another platform: remove node_modules and package-lock.json, then',
-      '    `npm install` again, https://github.com/npm/cli/issues/4828), or',
-      `  - build from source with Rust (https://rustup.rs): in a checkout of ${REPOSITORY}, \`npm run build\`.`,
-    )
-  } else {
-    lines.push(
-      `${PACKAGE}: no prebuilt native binary exists for this machine: ${machine} (${name}).`,
-      `Prebuilt binaries: ${SUPPORTED_PLATFORMS.join(', ')}.`,
-      `Build from source with Rust (https://rustup.rs): in a checkout of ${REPOSITORY}, \`npm run build\`.`,
-    )
+  const attempts = loadAttempts(cause)
+  const why = reasons(attempts)
+  const tried = why.length > 0 ? ` (${why.join('; ')})` : ''
+  const build = `build from source with Rust (https://rustup.rs): \`npm run build\` in a checkout of ${REPOSITORY}.`
+  const message = SUPPORTED_PLATFORMS.includes(name)
+    ? `${PACKAGE}: no native binary could be loaded for this machine: ${machine}. It ships in the optional ` +
+      `dependency ${PACKAGE}-${name}, which is not installed or failed to load${tried}. To fix it, reinstall ` +
+      'without --no-optional / --omit=optional (when package-lock.json was made on another platform, remove ' +
+      'node_modules and package-lock.json, then `npm install` again: https://github.com/npm/cli/issues/4828), ' +
+      `or ${build}`
+    : `${PACKAGE}: no prebuilt native binary exists for this machine: ${machine} (${name})${tried}. Prebuilt ` +
+      `binaries: ${SUPPORTED_PLATFORMS.join(', ')}. To use it here, ${build}`
+  const error = new Error(message)
+  if (cause != null && typeof cause === 'object') {
+    // napi's error without its chain (moved to loadErrors) and without its stack, which points
+    // into napi's generated loader and would repeat the message's news.
+    delete cause.cause
+    cause.stack = `${cause.name ?? 'Error'}: ${cause.message}`
   }
-  const tried = attempts(cause)
-  if (tried.length > 0) lines.push('Load attempts:', ...tried)
-  const error = new Error(lines.join('\n'))
   error.cause = cause
+  Object.defineProperty(error, 'loadErrors', { value: attempts, enumerable: false })
   return error
 }
 

