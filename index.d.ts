@@ -222,6 +222,13 @@ export interface PostgresConfig {
    */
   createSchema?: boolean
   /**
+   * `true` (default): concurrent `getSession`, `hasSession`, `getValue` and `saveSession` calls
+   * that find every pooled connection busy are served in groups, one statement per group (for
+   * saves, one version-guarded upsert and one commit), each caller getting its own result or
+   * error. A call that finds a free connection goes at once, alone. `false`: one statement per call.
+   */
+  coalesce?: boolean
+  /**
    * `true` (default): prepare each statement once per connection. `false`: send one-shot typed
    * statements, as PgBouncer's transaction pooling requires.
    */
@@ -308,6 +315,15 @@ export interface OperationStats {
   p99Ms: number
   /** Largest latency, ms. */
   maxMs: number
+  /**
+   * Groups in which concurrent calls that found the pool busy were served by one statement
+   * (`getSession`, `hasSession`, `getValue`, `saveSession`; see `coalesce`). `0` elsewhere.
+   */
+  groups: number
+  /** Calls served in those groups (`groupedCalls / groups` is the mean group size). */
+  groupedCalls: number
+  /** The largest group. */
+  largestGroup: number
 }
 
 /** Result of `healthCheck()`. */

@@ -372,7 +372,8 @@ describe('connections killed while idle are replaced, whatever the method (issue
     try {
       await locker.query('BEGIN')
       await locker.query('LOCK TABLE key_value IN ACCESS EXCLUSIVE MODE')
-      const reads = Array.from({ length: 4 }, () => adapter.getValue(`idle-warm-${process.pid}`))
+      // hasValue: a call that is never coalesced, so each of the 4 waits on its own connection.
+      const reads = Array.from({ length: 4 }, () => adapter.hasValue(`idle-warm-${process.pid}`))
       const deadline = performance.now() + 10_000
       for (;;) {
         const [{ n }] = await admin(

@@ -47,10 +47,28 @@ async function assertRunDatabase(client: pg.Client, database: string): Promise<v
   verifiedDatabase = database
 }
 
+/**
+ * TLS for the `pg` client as PGSSLMODE asks, in libpq's meaning: `pg` would verify the certificate
+ * under `require`, which libpq (and this adapter) do not.
+ */
+function rawClientSsl(): pg.ClientConfig['ssl'] {
+  switch (process.env.PGSSLMODE) {
+    case undefined:
+    case '':
+    case 'disable':
+      return false
+    case 'verify-ca':
+    case 'verify-full':
+      return {}
+    default:
+      return { rejectUnauthorized: false }
+  }
+}
+
 /** A plain `pg` client on the test run's database (the "separate connection"). */
 export async function rawClient(): Promise<pg.Client> {
   const { host, port, database, user, password } = contractConfig()
-  const client = new pg.Client({ host: host as string, port: port as number, database, user, password })
+  const client = new pg.Client({ host: host as string, port: port as number, database, user, password, ssl: rawClientSsl() })
   await client.connect()
   try {
     await assertRunDatabase(client, database as string)

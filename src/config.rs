@@ -77,6 +77,11 @@ pub struct Options {
   /// without DDL rights). Default `true`.
   #[serde(default)]
   pub create_schema: Flag<true>,
+  /// Serve concurrent `getSession`, `hasSession`, `getValue` and `saveSession` calls that find
+  /// the pool busy in groups, one statement per group (each caller still gets its own outcome).
+  /// Default `true`.
+  #[serde(default)]
+  pub coalesce: Flag<true>,
   /// Prepared statements per connection; `false` for PgBouncer's transaction pooling. Default `true`.
   #[serde(default)]
   pub statement_cache: Flag<true>,

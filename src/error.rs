@@ -7,7 +7,7 @@ use tokio_postgres::error::SqlState;
 use crate::store::Op;
 
 /// Everything that can go wrong in the adapter. Each variant has one stable code (see [`Error::code`]).
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
   /// An option is missing, of the wrong type or out of range. `field` names the option.
   #[error("invalid option `{field}`: {reason}")]

@@ -1,5 +1,11 @@
 //! Key-value queries. Values are JSON text; expired entries (ttl in the past) read as absent.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use deadpool_postgres::Object;
+
+use crate::coalesce::{Coalescer, Work};
 use crate::error::Result;
 use crate::jsonb::{JsonText, RawJson};
 use crate::retry::with_client;
@@ -15,6 +21,8 @@ statements! {
        ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, ttl = EXCLUDED.ttl";
     /// A live entry's JSON.
     get_value(TEXT) = "SELECT value FROM {key_value} WHERE key = $1 AND {live}";
+    /// Several live entries' keys and JSON.
+    get_values(TEXT_ARRAY) = "SELECT key, value FROM {key_value} WHERE key = ANY($1::text[]) AND {live}";
     /// Delete an entry; returns whether it was live.
     delete_value(TEXT) = "DELETE FROM {key_value} WHERE key = $1 RETURNING {live} AS live";
     /// Is there a live entry.
@@ -41,9 +49,13 @@ impl Store {
     Ok(())
   }
 
-  /// A live entry's JSON, or `None` when missing or expired.
-  pub async fn get_value(&self, call: Call, key: &str) -> Result<Option<String>> {
-    let op = call.on(key);
+  /// A live entry's JSON, or `None` when missing or expired. While the pool is busy it is read
+  /// with the concurrent reads.
+  pub async fn get_value(self: &Arc<Self>, call: Call, key: String) -> Result<Option<String>> {
+    if let Some(queues) = self.queues_if_busy() {
+      return queues.get_value.join(self, GetValue(key)).await;
+    }
+    let op = call.on(&key);
     with_client!(self, op, |client| async {
       match self.query_opt(&client, &self.sql.kv.get_value, &[&key], op).await? {
         Some(row) => Ok(Some(column::<RawJson<'_>>(&row, "value", op)?.0.to_owned())),
@@ -80,5 +92,33 @@ impl Store {
     with_client!(self, op, |client| async {
       self.execute(&client, &self.sql.kv.purge_expired, &[], op).await
     })
+  }
+}
+
+/// A `getValue` call, served in a group of concurrent ones.
+pub struct GetValue(pub String);
+
+impl Work for GetValue {
+  type Output = Option<String>;
+  const METHOD: &'static str = "getValue";
+
+  fn queue(store: &Store) -> Option<&Coalescer<Self>> {
+    store.queues.as_ref().map(|queues| &queues.get_value)
+  }
+
+  async fn serve(store: &Store, client: &Object, group: &[Self], _attempt: u32) -> Result<Vec<Result<Self::Output>>> {
+    let op = Call(Self::METHOD).op();
+    let keys: Vec<&str> = group.iter().map(|get| get.0.as_str()).collect();
+    let rows = store.query(client, &store.sql.kv.get_values, &[&keys], op).await?;
+    let mut found: HashMap<&str, &str> = HashMap::with_capacity(rows.len());
+    for row in &rows {
+      found.insert(column(row, "key", op)?, column::<RawJson<'_>>(row, "value", op)?.0);
+    }
+    Ok(
+      group
+        .iter()
+        .map(|get| Ok(found.get(get.0.as_str()).map(|json| json.to_string())))
+        .collect(),
+    )
   }
 }

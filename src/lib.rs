@@ -12,6 +12,7 @@
 
 pub mod adapter;
 pub mod calls;
+pub mod coalesce;
 pub mod config;
 pub mod error;
 pub mod jsonb;
@@ -121,14 +122,32 @@ impl ToNapiValue for Drained {
     let mut array = std::ptr::null_mut();
     let check = |status: sys::napi_status| match status {
       sys::Status::napi_ok => Ok(()),
-      _ => Err(napi::Error::new(Status::GenericFailure, "cannot build the finished calls' array")),
+      _ => Err(napi::Error::new(
+        Status::GenericFailure,
+        "cannot build the finished calls' array",
+      )),
     };
     check(sys::napi_create_array_with_length(env, value.0.len() * 3, &mut array))?;
     for (index, (request, failed, reply)) in value.0.into_iter().enumerate() {
       let base = (index * 3) as u32;
-      check(sys::napi_set_element(env, array, base, u32::to_napi_value(env, request)?))?;
-      check(sys::napi_set_element(env, array, base + 1, bool::to_napi_value(env, failed)?))?;
-      check(sys::napi_set_element(env, array, base + 2, Reply::to_napi_value(env, reply)?))?;
+      check(sys::napi_set_element(
+        env,
+        array,
+        base,
+        u32::to_napi_value(env, request)?,
+      ))?;
+      check(sys::napi_set_element(
+        env,
+        array,
+        base + 1,
+        bool::to_napi_value(env, failed)?,
+      ))?;
+      check(sys::napi_set_element(
+        env,
+        array,
+        base + 2,
+        Reply::to_napi_value(env, reply)?,
+      ))?;
     }
     Ok(array)
   }
@@ -205,6 +224,12 @@ pub struct NativeOperationStats {
   pub p99_ms: f64,
   /// Largest latency (ms).
   pub max_ms: f64,
+  /// Groups of concurrent calls served by one statement (coalescing).
+  pub groups: i64,
+  /// Calls served in those groups.
+  pub grouped_calls: i64,
+  /// The largest group.
+  pub largest_group: i64,
 }
 
 /// The native PostgreSQL store. Wrapped by `PostgresStorageAdapter` in `index.js`; not public API.
@@ -353,7 +378,7 @@ impl NativeAdapter {
         created_at: instant_from_ms("createdAt", created_at_ms)?,
         updated_at: instant_from_ms("updatedAt", updated_at_ms)?,
       };
-      store.save_session(call, &session).await
+      store.save_session(call, session).await
     });
   }
 
@@ -401,7 +426,7 @@ impl NativeAdapter {
   #[napi]
   pub fn get_session(&self, request: u32, id: String) {
     self.serve(request, "getSession", move |store, call| async move {
-      store.get_session(call, &id).await
+      store.get_session(call, id).await
     });
   }
 
@@ -433,7 +458,7 @@ impl NativeAdapter {
   #[napi]
   pub fn has_session(&self, request: u32, id: String) {
     self.serve(request, "hasSession", move |store, call| async move {
-      store.has_session(call, &id).await
+      store.has_session(call, id).await
     });
   }
 
@@ -487,6 +512,9 @@ impl NativeAdapter {
             p95_ms: op.p95_ms,
             p99_ms: op.p99_ms,
             max_ms: op.max_ms,
+            groups: op.groups as i64,
+            grouped_calls: op.grouped_calls as i64,
+            largest_group: op.largest_group as i64,
           })
           .collect(),
       }))
@@ -505,7 +533,7 @@ impl NativeAdapter {
   #[napi]
   pub fn get_value(&self, request: u32, key: String) {
     self.serve(request, "getValue", move |store, call| async move {
-      store.get_value(call, &key).await
+      store.get_value(call, key).await
     });
   }
 

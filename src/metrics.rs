@@ -45,6 +45,9 @@ fn bucket_upper_bound(bucket: usize) -> u64 {
 }
 
 struct Counters {
+  groups: AtomicU64,
+  grouped_calls: AtomicU64,
+  largest_group: AtomicU64,
   ok: AtomicU64,
   conflicts: AtomicU64,
   errors: AtomicU64,
@@ -56,6 +59,9 @@ struct Counters {
 impl Counters {
   fn new() -> Self {
     Counters {
+      groups: AtomicU64::new(0),
+      grouped_calls: AtomicU64::new(0),
+      largest_group: AtomicU64::new(0),
       ok: AtomicU64::new(0),
       conflicts: AtomicU64::new(0),
       errors: AtomicU64::new(0),
@@ -87,6 +93,12 @@ pub struct OperationStats {
   pub p99_ms: f64,
   /// Largest latency seen, in milliseconds.
   pub max_ms: f64,
+  /// Groups of concurrent calls served by one statement (see `coalesce.rs`).
+  pub groups: u64,
+  /// Calls served in those groups.
+  pub grouped_calls: u64,
+  /// The largest group.
+  pub largest_group: u64,
 }
 
 /// Counters for every operation of one adapter, by JS method name, each registered by its
@@ -137,6 +149,16 @@ impl Metrics {
     }
   }
 
+  /// Records a group of `size` concurrent calls of `method` served by one statement.
+  pub fn record_group(&self, method: &'static str, size: usize) {
+    let Some(counters) = self.counters(method) else {
+      return;
+    };
+    counters.groups.fetch_add(1, Ordering::Relaxed);
+    counters.grouped_calls.fetch_add(size as u64, Ordering::Relaxed);
+    counters.largest_group.fetch_max(size as u64, Ordering::Relaxed);
+  }
+
   /// Counts a call run again on another connection after a lost one.
   pub fn record_retry(&self) {
     self.retries.fetch_add(1, Ordering::Relaxed);
@@ -182,6 +204,9 @@ impl Metrics {
           p95_ms: percentile(0.95).min(max_ms),
           p99_ms: percentile(0.99).min(max_ms),
           max_ms,
+          groups: counters.groups.load(Ordering::Relaxed),
+          grouped_calls: counters.grouped_calls.load(Ordering::Relaxed),
+          largest_group: counters.largest_group.load(Ordering::Relaxed),
         })
       })
       .collect()

@@ -1,10 +1,14 @@
 //! Session queries, single and batch. Session JSON passes through as text (see `jsonb.rs`).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use deadpool_postgres::Object;
 
 use tokio_postgres::types::ToSql;
 
+use crate::coalesce::{Coalescer, Work};
 use crate::error::{Error, Result};
 use crate::jsonb::{JsonText, RawJson};
 use crate::retry::with_client;
@@ -45,6 +49,9 @@ statements! {
     );
     /// Stored version of one session.
     stored_version(TEXT) = "SELECT version FROM {sessions} WHERE id = $1";
+    /// Stored versions of several sessions, and whether each is stored with exactly this data.
+    stored_versions(TEXT_ARRAY, JSONB_ARRAY) = "SELECT id, s.version, s.data = i.data AS same FROM {sessions} s \
+       JOIN unnest($1::text[], $2::jsonb[]) AS i(id, data) USING (id)";
     /// How many of the given (id, data, version) triples are stored exactly so: tells, after a
     /// lost connection, whether an earlier attempt of the same save was committed.
     applied_sessions(TEXT_ARRAY, JSONB_ARRAY, INT4_ARRAY) = "SELECT count(*) AS matching FROM {sessions} s \
@@ -60,6 +67,8 @@ statements! {
     delete_sessions(TEXT_ARRAY) = "DELETE FROM {sessions} WHERE id = ANY($1::text[])";
     /// Does a session exist.
     has_session(TEXT) = "SELECT EXISTS (SELECT 1 FROM {sessions} WHERE id = $1) AS found";
+    /// Which of several sessions exist.
+    existing_ids(TEXT_ARRAY) = "SELECT id FROM {sessions} WHERE id = ANY($1::text[])";
     /// Summaries, newest first.
     list_sessions(INT8, INT8) = concat!(summary!(), " ORDER BY updated_at DESC, id LIMIT $1 OFFSET $2");
     /// Summaries in one state, newest first.
@@ -155,40 +164,129 @@ fn push_json_string(out: &mut String, text: &str) {
 impl Store {
   /// Upserts one session if its version is newer than the stored one; otherwise `E_CONFLICT`.
   /// Run again on a lost connection; a rerun that finds this very save already stored succeeds.
-  pub async fn save_session(&self, call: Call, session: &SessionInput) -> Result<()> {
+  /// While the pool is busy it is saved with the concurrent saves of other sessions.
+  pub async fn save_session(self: &Arc<Self>, call: Call, session: SessionInput) -> Result<()> {
+    if let Some(queues) = self.queues_if_busy() {
+      return queues.save_session.join(self, SaveSession(session)).await;
+    }
     let op = call.on(&session.id);
-    let sql = &self.sql.sessions;
     with_client!(self, op, |client, attempt| async {
-      for _ in 0..CONFLICT_RETRIES {
-        let params: [&(dyn ToSql + Sync); 5] = [
-          &session.id,
-          &JsonText(&session.json),
-          &session.version,
-          &session.created_at,
-          &session.updated_at,
-        ];
-        if self.execute(&client, &sql.save_session, &params, op).await? == 1 {
-          return Ok(());
+      self.save_one(&client, &session, attempt, op).await
+    })
+  }
+
+  /// One version-guarded upsert on `client`; `attempt > 1` when an earlier attempt may have
+  /// committed it before its connection was lost.
+  async fn save_one(&self, client: &Object, session: &SessionInput, attempt: u32, op: Op<'_>) -> Result<()> {
+    let sql = &self.sql.sessions;
+    for _ in 0..CONFLICT_RETRIES {
+      let params: [&(dyn ToSql + Sync); 5] = [
+        &session.id,
+        &JsonText(&session.json),
+        &session.version,
+        &session.created_at,
+        &session.updated_at,
+      ];
+      if self.execute(client, &sql.save_session, &params, op).await? == 1 {
+        return Ok(());
+      }
+      if attempt > 1 && self.already_applied(client, std::slice::from_ref(session), op).await? {
+        return Ok(());
+      }
+      let stored = self.query_opt(client, &sql.stored_version, &[&session.id], op).await?;
+      if let Some(row) = stored {
+        return Err(Error::Conflict {
+          id: session.id.clone(),
+          attempted: i64::from(session.version),
+          stored: i64::from(column::<i32>(&row, "version", op)?),
+        });
+      }
+      // The conflicting row was deleted in between: the next attempt inserts.
+    }
+    Err(Error::Query {
+      context: op.to_string(),
+      message: "the session kept changing concurrently; try again".into(),
+      sqlstate: None,
+    })
+  }
+
+  /// Saves concurrent `saveSession` calls with one version-guarded upsert (rows locked in id
+  /// order): each caller gets its own outcome, a conflict fails only its own call, and if the
+  /// statement fails for another reason each session is saved alone.
+  async fn save_group(&self, client: &Object, group: &[SaveSession], attempt: u32) -> Result<Vec<Result<()>>> {
+    let call = Call(SaveSession::METHOD);
+    let op = call.op();
+    let mut in_id_order: Vec<&SessionInput> = group.iter().map(|save| &save.0).collect();
+    in_id_order.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+    let ids: Vec<&str> = in_id_order.iter().map(|s| s.id.as_str()).collect();
+    let jsons: Vec<JsonText<'_>> = in_id_order.iter().map(|s| JsonText(&s.json)).collect();
+    let versions: Vec<i32> = in_id_order.iter().map(|s| s.version).collect();
+    let created: Vec<SystemTime> = in_id_order.iter().map(|s| s.created_at).collect();
+    let updated: Vec<SystemTime> = in_id_order.iter().map(|s| s.updated_at).collect();
+    let sql = &self.sql.sessions;
+    let rows = match self
+      .query(
+        client,
+        &sql.save_sessions,
+        &[&ids, &jsons, &versions, &created, &updated],
+        op,
+      )
+      .await
+    {
+      Ok(rows) => rows,
+      Err(error) if error.is_connection_loss() || error.is_transient() => return Err(error),
+      Err(_) => {
+        // One bad row fails the statement: save each alone, so that it fails only its own call.
+        let mut outcomes = Vec::with_capacity(group.len());
+        for save in group {
+          outcomes.push(self.save_one(client, &save.0, attempt, call.on(&save.0.id)).await);
         }
-        if attempt > 1 && self.already_applied(&client, std::slice::from_ref(session), op).await? {
-          return Ok(());
-        }
-        let stored = self.query_opt(&client, &sql.stored_version, &[&session.id], op).await?;
-        if let Some(row) = stored {
-          return Err(Error::Conflict {
+        return Ok(outcomes);
+      }
+    };
+    let written: HashSet<&str> = rows
+      .iter()
+      .filter_map(|row| row.try_get::<_, &str>("id").ok())
+      .collect();
+    let refused: Vec<&SessionInput> = group
+      .iter()
+      .map(|save| &save.0)
+      .filter(|session| !written.contains(session.id.as_str()))
+      .collect();
+    let mut stored: HashMap<String, (i32, bool)> = HashMap::new();
+    if !refused.is_empty() {
+      let refused_ids: Vec<&str> = refused.iter().map(|s| s.id.as_str()).collect();
+      let refused_jsons: Vec<JsonText<'_>> = refused.iter().map(|s| JsonText(&s.json)).collect();
+      for row in self
+        .query(client, &sql.stored_versions, &[&refused_ids, &refused_jsons], op)
+        .await?
+      {
+        stored.insert(
+          column(&row, "id", op)?,
+          (column(&row, "version", op)?, column(&row, "same", op)?),
+        );
+      }
+    }
+    let mut outcomes = Vec::with_capacity(group.len());
+    for save in group {
+      let session = &save.0;
+      outcomes.push(if written.contains(session.id.as_str()) {
+        Ok(())
+      } else {
+        match stored.get(&session.id) {
+          // A rerun after a lost connection finds its own earlier commit.
+          Some(&(version, true)) if attempt > 1 && version == session.version => Ok(()),
+          Some(&(version, _)) => Err(Error::Conflict {
             id: session.id.clone(),
             attempted: i64::from(session.version),
-            stored: i64::from(column::<i32>(&row, "version", op)?),
-          });
+            stored: i64::from(version),
+          }),
+          // Deleted between the upsert and the look-up: save it alone.
+          None => self.save_one(client, session, attempt, call.on(&session.id)).await,
         }
-        // The conflicting row was deleted in between: the next attempt inserts.
-      }
-      Err(Error::Query {
-        context: op.to_string(),
-        message: "the session kept changing concurrently; try again".into(),
-        sqlstate: None,
-      })
-    })
+      });
+    }
+    Ok(outcomes)
   }
 
   /// Whether every session in `sessions` is stored with exactly this version and data.
@@ -286,9 +384,12 @@ impl Store {
     })
   }
 
-  /// One session's JSON, or `None`.
-  pub async fn get_session(&self, call: Call, id: &str) -> Result<Option<String>> {
-    let op = call.on(id);
+  /// One session's JSON, or `None`. While the pool is busy it is read with the concurrent reads.
+  pub async fn get_session(self: &Arc<Self>, call: Call, id: String) -> Result<Option<String>> {
+    if let Some(queues) = self.queues_if_busy() {
+      return queues.get_session.join(self, GetSession(id)).await;
+    }
+    let op = call.on(&id);
     with_client!(self, op, |client| async {
       match self
         .query_opt(&client, &self.sql.sessions.get_session, &[&id], op)
@@ -359,9 +460,12 @@ impl Store {
     })
   }
 
-  /// Whether a session exists.
-  pub async fn has_session(&self, call: Call, id: &str) -> Result<bool> {
-    let op = call.on(id);
+  /// Whether a session exists. While the pool is busy it is asked with the concurrent calls.
+  pub async fn has_session(self: &Arc<Self>, call: Call, id: String) -> Result<bool> {
+    if let Some(queues) = self.queues_if_busy() {
+      return queues.has_session.join(self, HasSession(id)).await;
+    }
+    let op = call.on(&id);
     with_client!(self, op, |client| async {
       match self
         .query_opt(&client, &self.sql.sessions.has_session, &[&id], op)
@@ -459,6 +563,88 @@ impl Store {
       closed: column(row, "closed", op)?,
       size_bytes: column(row, "size_bytes", op)?,
     })
+  }
+}
+
+/// A `getSession` call, served in a group of concurrent ones.
+pub struct GetSession(pub String);
+
+impl Work for GetSession {
+  type Output = Option<String>;
+  const METHOD: &'static str = "getSession";
+
+  fn queue(store: &Store) -> Option<&Coalescer<Self>> {
+    store.queues.as_ref().map(|queues| &queues.get_session)
+  }
+
+  async fn serve(store: &Store, client: &Object, group: &[Self], _attempt: u32) -> Result<Vec<Result<Self::Output>>> {
+    let op = Call(Self::METHOD).op();
+    let ids: Vec<&str> = group.iter().map(|get| get.0.as_str()).collect();
+    let rows = store
+      .query(client, &store.sql.sessions.get_sessions, &[&ids], op)
+      .await?;
+    let mut found: HashMap<&str, &str> = HashMap::with_capacity(rows.len());
+    for row in &rows {
+      found.insert(column(row, "id", op)?, column::<RawJson<'_>>(row, "data", op)?.0);
+    }
+    Ok(
+      group
+        .iter()
+        .map(|get| Ok(found.get(get.0.as_str()).map(|json| json.to_string())))
+        .collect(),
+    )
+  }
+}
+
+/// A `hasSession` call, served in a group of concurrent ones.
+pub struct HasSession(pub String);
+
+impl Work for HasSession {
+  type Output = bool;
+  const METHOD: &'static str = "hasSession";
+
+  fn queue(store: &Store) -> Option<&Coalescer<Self>> {
+    store.queues.as_ref().map(|queues| &queues.has_session)
+  }
+
+  async fn serve(store: &Store, client: &Object, group: &[Self], _attempt: u32) -> Result<Vec<Result<Self::Output>>> {
+    let op = Call(Self::METHOD).op();
+    let ids: Vec<&str> = group.iter().map(|has| has.0.as_str()).collect();
+    let rows = store
+      .query(client, &store.sql.sessions.existing_ids, &[&ids], op)
+      .await?;
+    let existing: HashSet<&str> = rows
+      .iter()
+      .filter_map(|row| row.try_get::<_, &str>("id").ok())
+      .collect();
+    Ok(group.iter().map(|has| Ok(existing.contains(has.0.as_str()))).collect())
+  }
+}
+
+/// Largest total of session JSON one group of saves sends.
+const MAX_SAVE_GROUP_BYTES: usize = 16 << 20;
+
+/// A `saveSession` call, saved in a group of concurrent saves of other sessions.
+pub struct SaveSession(pub SessionInput);
+
+impl Work for SaveSession {
+  type Output = ();
+  const METHOD: &'static str = "saveSession";
+
+  fn queue(store: &Store) -> Option<&Coalescer<Self>> {
+    store.queues.as_ref().map(|queues| &queues.save_session)
+  }
+
+  /// Two saves of one id never share a statement (the later waits for the next group, keeping
+  /// their order), and a group stays under [`MAX_SAVE_GROUP_BYTES`].
+  fn fits(&self, group: &[Self]) -> bool {
+    let bytes: usize = group.iter().map(|save| save.0.json.len()).sum();
+    (group.is_empty() || bytes + self.0.json.len() <= MAX_SAVE_GROUP_BYTES)
+      && group.iter().all(|save| save.0.id != self.0.id)
+  }
+
+  async fn serve(store: &Store, client: &Object, group: &[Self], attempt: u32) -> Result<Vec<Result<Self::Output>>> {
+    store.save_group(client, group, attempt).await
   }
 }
 

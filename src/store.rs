@@ -13,6 +13,7 @@ use futures_util::TryStreamExt;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Row, Statement};
 
+use crate::coalesce::Queues;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
@@ -71,6 +72,8 @@ pub struct Store {
   pub sql: Sql,
   /// The configuration the pool was built from.
   pub config: Config,
+  /// Calls waiting to be served in groups (`None` with `coalesce: false`).
+  pub queues: Option<Queues>,
 }
 
 impl Store {
@@ -82,6 +85,7 @@ impl Store {
       metrics,
       background: Mutex::new(Vec::new()),
       sql: Sql::new(config.options.schema.as_ref().map(|name| name.0.as_str())),
+      queues: config.options.coalesce.0.then(Queues::default),
       config,
     })
   }
@@ -143,6 +147,15 @@ impl Store {
       Ok(client) => client.map_err(|e| Error::from_pool(op, e, &self.servers)),
       Err(_) => Err(self.deadline_passed(op)),
     }
+  }
+
+  /// The coalescing queues, when coalescing is on and no pooled connection is free now (every
+  /// one busy and callers already waiting): then a call joins the others of its kind.
+  pub fn queues_if_busy(&self) -> Option<&Queues> {
+    let queues = self.queues.as_ref()?;
+    let status = self.pool.status();
+    let free = status.waiting == 0 && (status.available > 0 || status.size < status.max_size);
+    (!free).then_some(queues)
   }
 
   /// A pooled connection, within a call's deadline from now.
