@@ -76,6 +76,10 @@ pub fn build(config: &Config) -> Result<Pool> {
   Pool::builder(manager)
     .post_create(Hook::async_fn(move |client: &mut ClientWrapper, _| {
       Box::pin(async move {
+        // The adapter's statements are short; compiling them (which PostgreSQL does once a plan
+        // looks costly, e.g. on a table whose statistics are stale) costs more than it saves.
+        // Servers before 11 have no JIT and refuse the setting.
+        let _ = client.simple_query("SET jit = off").await;
         if let Some(statement) = toast_setting {
           // Servers before 14, or built without lz4, refuse it: they keep their own setting.
           let _ = client.simple_query(statement).await;

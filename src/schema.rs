@@ -51,6 +51,14 @@ const SCHEMA_OBJECTS: [(&str, &str); 5] = [
   ),
 ];
 
+/// Indexes of ours, beyond the original schema: created when missing and allowed, never required.
+const EXTRA_INDEXES: [(&str, &str); 1] = [(
+  // Serves listSessions' order (updated_at DESC, id DESC, scanned backwards) and its keyset pages
+  // directly, so the plan stays a cheap index scan whatever the table's statistics say.
+  "idx_sessions_updated_at_id",
+  "CREATE INDEX IF NOT EXISTS idx_sessions_updated_at_id ON {sessions} (updated_at, id)",
+)];
+
 /// One statement: its text and its parameters' types (given to the server, never inferred, so
 /// the same statement runs prepared or as a one-shot typed query).
 #[derive(Debug, Clone)]
@@ -195,6 +203,13 @@ impl Sql {
       if missing.iter().any(|missing| missing == name) {
         ddl.push_str(&self.tables.expand(create));
         ddl.push(';');
+        // A new sessions table gets our indexes in the same transaction.
+        if name == "sessions" {
+          for (_, extra) in EXTRA_INDEXES {
+            ddl.push_str(&self.tables.expand(extra));
+            ddl.push(';');
+          }
+        }
       }
     }
     ddl
@@ -209,7 +224,7 @@ impl Store {
   pub async fn create_schema(&self, call: Call) -> Result<()> {
     let op = call.op();
     let client = self.client(op).await?;
-    let missing = self.missing_objects(&client, call).await?;
+    let missing = self.missing_objects(&client, call, &SCHEMA_OBJECTS).await?;
     if !missing.is_empty() {
       if !self.config.options.create_schema.0 {
         return Err(Error::Query {
@@ -227,6 +242,14 @@ impl Store {
         .await
         .map_err(|e| Error::from_pg(op, &e))?;
     }
+    if self.config.options.create_schema.0 {
+      for name in self.missing_objects(&client, call, &EXTRA_INDEXES).await? {
+        if let Some((_, create)) = EXTRA_INDEXES.iter().find(|(extra, _)| *extra == name) {
+          // Ours, not the original schema's: a role that may not create it still works without it.
+          let _ = client.batch_execute(&self.sql.tables.expand(create)).await;
+        }
+      }
+    }
     // The tables may have been dropped and recreated: forget plans made against the old ones.
     self.forget_prepared_statements();
     if self.config.options.statement_cache.0 {
@@ -237,15 +260,15 @@ impl Store {
     Ok(())
   }
 
-  /// The schema's tables and indexes that do not exist, by name.
-  async fn missing_objects(&self, client: &impl Conn, call: Call) -> Result<Vec<String>> {
+  /// Which of `objects` (tables or indexes, by name) do not exist.
+  async fn missing_objects(&self, client: &impl Conn, call: Call, objects: &[(&str, &str)]) -> Result<Vec<String>> {
     let op = call.op();
-    let names: Vec<&str> = SCHEMA_OBJECTS.iter().map(|(name, _)| *name).collect();
+    let names: Vec<&str> = objects.iter().map(|(name, _)| *name).collect();
     let qualified: Vec<String> = names.iter().map(|name| self.sql.tables.qualify(name)).collect();
     let rows = tokio_postgres::GenericClient::query_typed(
       client.pg(),
       "SELECT name FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS o(name, qualified, n) \
-         WHERE to_regclass(qualified) IS NULL ORDER BY n",
+       WHERE to_regclass(qualified) IS NULL ORDER BY n",
       &[(&names, Type::TEXT_ARRAY), (&qualified, Type::TEXT_ARRAY)],
     )
     .await

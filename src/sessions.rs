@@ -70,11 +70,11 @@ statements! {
     /// Which of several sessions exist.
     existing_ids(TEXT_ARRAY) = "SELECT id FROM {sessions} WHERE id = ANY($1::text[])";
     /// Summaries, newest first.
-    list_sessions(INT8, INT8) = concat!(summary!(), " ORDER BY updated_at DESC, id LIMIT $1 OFFSET $2");
+    list_sessions(INT8, INT8) = concat!(summary!(), " ORDER BY updated_at DESC, id DESC LIMIT $1 OFFSET $2");
     /// Summaries in one state, newest first.
     list_sessions_by_state(INT8, INT8, TEXT) = concat!(
       summary!(),
-      " WHERE data->>'state' = $3 ORDER BY updated_at DESC, id LIMIT $1 OFFSET $2"
+      " WHERE data->>'state' = $3 ORDER BY updated_at DESC, id DESC LIMIT $1 OFFSET $2"
     );
     /// Delete every session.
     clear_all() = "DELETE FROM {sessions}";
