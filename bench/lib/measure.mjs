@@ -90,3 +90,23 @@ export function summarize(rounds) {
     })),
   }
 }
+
+/**
+ * The JS-thread floor: `op` (the JSON work of one operation) run back to back for `seconds` on
+ * this thread; resolves to `{ ops, usPerOp }`. Its results are kept alive until the next one, as a
+ * caller would hold a session, so their garbage is part of the cost.
+ */
+export function runFloor(op, seconds) {
+  globalThis.gc?.()
+  let ops = 0
+  let kept = null
+  const started = performance.now()
+  const deadline = started + seconds * 1000
+  do {
+    kept = op()
+    ops++
+  } while (performance.now() < deadline)
+  const elapsedMs = performance.now() - started
+  if (kept === undefined) throw new Error('the floor operation returned nothing')
+  return { ops, seconds: elapsedMs / 1000, usPerOp: (elapsedMs * 1000) / ops }
+}
