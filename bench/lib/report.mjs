@@ -50,6 +50,7 @@ export function derive(workload) {
     share: (name) => (workload.adapters[name] ? workload.adapters[name].opsPerSec / limitOps : NaN),
     floorUs: workload.floor?.usPerOp ?? NaN,
     ofFloor: native.busyUsPerOp / (workload.floor?.usPerOp ?? NaN),
+    ofFloorCpu: native.cpuUsPerOp / (workload.floor?.cpuUsPerOp ?? NaN),
   }
 }
 
@@ -71,7 +72,8 @@ export function evaluateTargets(results) {
     }
     if (workload.key in FLOOR_TARGETS && finite(figures.ofFloor)) {
       const bound = FLOOR_TARGETS[workload.key]
-      add(`${workload.title}: native JS-thread µs/op / floor`, `<= ${bound.toFixed(1)}×`, times(figures.ofFloor), figures.ofFloor <= bound)
+      const cpu = finite(figures.ofFloorCpu) ? ` (in CPU time: ${times(figures.ofFloorCpu)})` : ''
+      add(`${workload.title}: native JS-thread µs/op / floor`, `<= ${bound.toFixed(1)}×`, `${times(figures.ofFloor)}${cpu}`, figures.ofFloor <= bound)
     }
     for (const [name, ratio] of [['pg', figures.vsPg], ['postgres.js', figures.vsPostgresJs]]) {
       if (!finite(ratio)) continue
@@ -85,7 +87,7 @@ export function evaluateTargets(results) {
   if (stall?.adapters?.native) {
     for (const [kind, call] of [['save', 'saveSessions'], ['get', 'getSessions']]) {
       const value = stall.adapters.native[kind].maxStallMs
-      add(`${call} of ${integer(stall.sessions)} x ${fixed(stall.sessionBytes / 1024, 0)} KB: native's longest event-loop stall`, `<= ${stall.targetMs} ms`, `${ms(value)} ms`, value <= stall.targetMs)
+      add(`${call} of ${integer(stall.sessions)} x ${fixed(stall.sessionBytes / 1000, 0)} kB: native's longest event-loop stall`, `<= ${stall.targetMs} ms`, `${ms(value)} ms`, value <= stall.targetMs)
     }
   }
   if (results.memory && !results.memory.error) {
@@ -147,11 +149,13 @@ function detailTable(results) {
         ms(figures.p50Ms),
         ms(figures.p99Ms),
         us(figures.busyUsPerOp),
+        us(figures.cpuUsPerOp),
         fixed(100 * figures.utilization, 0),
       ])
     })
+    if (workload.floor) rows.push(['', 'floor', '', '', '', us(workload.floor.usPerOp), us(workload.floor.cpuUsPerOp), ''])
   }
-  return table(['workload', 'adapter', 'ops/s', 'p50 ms', 'p99 ms', 'JS-thread µs/op', 'JS-thread busy %'], rows, ['l', 'l', 'r', 'r', 'r', 'r', 'r'])
+  return table(['workload', 'adapter', 'ops/s', 'p50 ms', 'p99 ms', 'JS-thread µs/op', 'JS-thread CPU µs/op', 'JS-thread busy %'], rows, ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r'])
 }
 
 function limitLines(results) {
@@ -195,7 +199,7 @@ function stallSection(stall) {
     ms(get.busyMs),
   ])
   return [
-    `Event-loop stall: saveSessions of ${integer(stall.sessions)} sessions of ${fixed(stall.sessionBytes / 1024, 0)} KB, then getSessions of the same ${integer(stall.sessions)} ` +
+    `Event-loop stall: saveSessions of ${integer(stall.sessions)} sessions of ${integer(stall.sessionBytes)} bytes, then getSessions of the same ${integer(stall.sessions)} ` +
       `(${stall.rounds} interleaved round${stall.rounds === 1 ? '' : 's'}; call time and JS-thread busy time: the fastest round; longest stall: the worst round; target for native <= ${stall.targetMs} ms).`,
     '',
     table(['adapter', 'saveSessions ms', 'longest stall ms', 'JS-thread busy ms', 'getSessions ms', 'longest stall ms', 'JS-thread busy ms'], rows),
@@ -267,7 +271,16 @@ export function formatReport(results) {
     if (!results.coalesceOptionKnown) {
       lines.push('', 'native coalesce-off: this build reports no `metrics.coalescing`, so it most likely ignores `coalesce: false` (the column runs the same code as native).')
     }
-    lines.push('', '### Per adapter', '', detailTable(results))
+    lines.push(
+      '',
+      '### Per adapter',
+      '',
+      detailTable(results),
+      '',
+      'p50/p99: over every call of the measured rounds. JS-thread µs/op: event-loop busy time per operation (wall time, so it grows when the ' +
+        "machine's other processes take the core); JS-thread CPU µs/op: the JS thread's own CPU time per operation (/proc/thread-self, 10 ms ticks: " +
+        'coarse in short rounds); busy %: event-loop utilisation.',
+    )
     const limits = limitLines(results)
     for (const mirror of results.sqlMirror ?? []) {
       limits.push(

@@ -124,6 +124,9 @@ export async function measureWorkload({ workload, state, db, adapters, options, 
     limit.tps = median(limit.rounds.map((result) => result.tps))
     limit.rowsPerSec = limit.tps * limit.rowsPerTransaction
   }
-  if (floor !== null) floor.usPerOp = median(floor.rounds.map((result) => result.usPerOp))
+  if (floor !== null) {
+    floor.usPerOp = median(floor.rounds.map((result) => result.usPerOp))
+    floor.cpuUsPerOp = median(floor.rounds.map((result) => result.cpuUsPerOp))
+  }
   return { adapters: figures, limits, floor, failures, checkedOps }
 }
