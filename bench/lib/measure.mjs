@@ -8,6 +8,19 @@ const MAX_REPORTED_ERRORS = 3
 const USER_HZ = 100
 
 /**
+ * Times the calling thread was preempted so far (involuntary context switches: runnable, but
+ * the core went to another thread), or NaN off Linux. Busy time minus CPU time is mostly this.
+ */
+export function threadPreemptions() {
+  try {
+    const status = fs.readFileSync('/proc/thread-self/status', 'utf8')
+    return Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(status)[1])
+  } catch {
+    return NaN
+  }
+}
+
+/**
  * CPU time (user + system, ms) of the calling thread so far: the JS thread's own, unlike
  * process.cpuUsage(), which adds the tokio and libuv threads. Linux only (10 ms ticks), else NaN.
  */
@@ -36,6 +49,7 @@ export async function runRound({ adapter, workload, state, db, seconds }) {
   const deadline = started + seconds * 1000
   const eluStart = performance.eventLoopUtilization()
   const cpuStart = threadCpuMs()
+  const preemptionsStart = threadPreemptions()
 
   const worker = async (index) => {
     for (let k = 0; performance.now() < deadline; k++) {
@@ -59,6 +73,7 @@ export async function runRound({ adapter, workload, state, db, seconds }) {
 
   const elu = performance.eventLoopUtilization(eluStart)
   const cpuMs = threadCpuMs() - cpuStart
+  const preemptions = threadPreemptions() - preemptionsStart
   const elapsedSeconds = (performance.now() - started) / 1000
   const wrongStored = workload.verifyRound ? await workload.verifyRound(db, state) : 0
   if (wrongStored > 0) errors.push(`${wrongStored} stored versions differ from the versions saved`)
@@ -68,6 +83,7 @@ export async function runRound({ adapter, workload, state, db, seconds }) {
     opsPerSec: ops / elapsedSeconds,
     busyMs: elu.active,
     cpuMs,
+    preemptions,
     utilization: elu.utilization,
     latencies,
     failures: failures + wrongStored,
@@ -93,12 +109,14 @@ export function summarize(rounds) {
   const ops = rounds.reduce((sum, round) => sum + round.ops, 0)
   const busyMs = rounds.reduce((sum, round) => sum + round.busyMs, 0)
   const cpuMs = rounds.reduce((sum, round) => sum + round.cpuMs, 0)
+  const preemptions = rounds.reduce((sum, round) => sum + round.preemptions, 0)
   return {
     opsPerSec: median(rounds.map((round) => round.opsPerSec)),
     p50Ms: quantile(latencies, 0.5),
     p99Ms: quantile(latencies, 0.99),
     busyUsPerOp: ops > 0 ? (busyMs * 1000) / ops : NaN,
     cpuUsPerOp: ops > 0 ? (cpuMs * 1000) / ops : NaN,
+    preemptionsPerOp: ops > 0 ? preemptions / ops : NaN,
     utilization: median(rounds.map((round) => round.utilization)),
     ops,
     failures: rounds.reduce((sum, round) => sum + round.failures, 0),
@@ -109,6 +127,7 @@ export function summarize(rounds) {
       opsPerSec: round.opsPerSec,
       busyMs: round.busyMs,
       cpuMs: round.cpuMs,
+      preemptions: round.preemptions,
       failures: round.failures,
     })),
   }

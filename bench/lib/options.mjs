@@ -18,14 +18,14 @@ const DEFAULT_ADAPTERS = ['native', 'native-coalesce-off', 'pg', 'postgres.js']
 /** Sections besides the main table, for --only. */
 export const SECTIONS = ['stall', 'stale-stats', 'scale', 'memory']
 
-/** The full run: about 10 minutes on 2 cores (without --scale). */
+/** The full run: about 10 minutes on 2 cores (without --scale); short rounds, many of them, for steadier medians. */
 const DEFAULTS = {
-  rounds: 3,
-  roundSeconds: 2,
+  rounds: 5,
+  roundSeconds: 1.5,
   warmupSeconds: 0.5,
   poolSize: 10,
-  pgbenchSeconds: 2,
-  pgbenchRounds: 3,
+  pgbenchSeconds: 1,
+  pgbenchRounds: 5,
   memoryOps: 20_000,
   stallSessions: 1000,
   stallRounds: 2,
@@ -71,12 +71,12 @@ export const usage = (workloads) => `usage: npm run bench -- [options]
   --quick                  smoke run of everything (rounds of 0.1 s, 1 s of pgbench, small batches)
   --only <a,b,...>         run only these workloads and sections (lists below)
   --adapters <a,b,...>     adapters to compare (list below; default ${DEFAULT_ADAPTERS.join(',')})
-  --rounds <n>             measured rounds per adapter and workload       (BENCH_ROUNDS, default 3)
-  --round-seconds <s>      length of one round                            (BENCH_ROUND_SECONDS, default 2)
+  --rounds <n>             measured rounds per adapter and workload       (BENCH_ROUNDS, default 5)
+  --round-seconds <s>      length of one round                            (BENCH_ROUND_SECONDS, default 1.5)
   --warmup-seconds <s>     unmeasured warm-up round per adapter           (BENCH_WARMUP_SECONDS, default 0.5)
   --pool-size <n>          connections per adapter, the same for all      (BENCH_POOL_SIZE, default 10)
-  --pgbench-seconds <s>    length of one pgbench round                    (BENCH_PGBENCH_SECONDS, default 2)
-  --pgbench-rounds <n>     rounds that include pgbench (at most --rounds) (BENCH_PGBENCH_ROUNDS, default 3)
+  --pgbench-seconds <s>    length of one pgbench round                    (BENCH_PGBENCH_SECONDS, default 1)
+  --pgbench-rounds <n>     rounds that include pgbench (at most --rounds) (BENCH_PGBENCH_ROUNDS, default 5)
   --no-pgbench             skip the limits
   --stall-sessions <n>     sessions (~69 KB) per batch of the stall section (BENCH_STALL_SESSIONS, default 1000)
   --stall-rounds <n>       rounds of the stall section                    (BENCH_STALL_ROUNDS, default 2)

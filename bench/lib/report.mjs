@@ -118,7 +118,7 @@ export function evaluateTargets(results) {
 
 function mainTable(results) {
   const names = results.adapterNames
-  const headers = ['workload', ...names, 'native vs pg', 'native vs postgres.js', 'limit (pgbench, same SQL)', 'native / limit', 'native JS-thread µs/op', 'floor µs', '/ floor']
+  const headers = ['workload', ...names, 'native vs pg', 'native vs postgres.js', 'limit (pgbench, same SQL)', 'native / limit', 'native JS-thread µs/op', 'floor µs', '/ floor', '/ floor in CPU time']
   const rows = results.workloads.map((workload) => {
     const figures = derive(workload)
     const limit = workload.limits?.[0]
@@ -132,6 +132,7 @@ function mainTable(results) {
       us(workload.adapters.native.busyUsPerOp),
       workload.floor ? us(figures.floorUs) : '',
       workload.floor ? times(figures.ofFloor) : '',
+      workload.floor ? times(figures.ofFloorCpu) : '',
     ]
   })
   return table(headers, rows)
@@ -150,12 +151,17 @@ function detailTable(results) {
         ms(figures.p99Ms),
         us(figures.busyUsPerOp),
         us(figures.cpuUsPerOp),
+        fixed(figures.preemptionsPerOp, 2),
         fixed(100 * figures.utilization, 0),
       ])
     })
-    if (workload.floor) rows.push(['', 'floor', '', '', '', us(workload.floor.usPerOp), us(workload.floor.cpuUsPerOp), ''])
+    if (workload.floor) rows.push(['', 'floor', '', '', '', us(workload.floor.usPerOp), us(workload.floor.cpuUsPerOp), '', ''])
   }
-  return table(['workload', 'adapter', 'ops/s', 'p50 ms', 'p99 ms', 'JS-thread µs/op', 'JS-thread CPU µs/op', 'JS-thread busy %'], rows, ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r'])
+  return table(
+    ['workload', 'adapter', 'ops/s', 'p50 ms', 'p99 ms', 'JS-thread µs/op', 'JS-thread CPU µs/op', 'preemptions/op', 'JS-thread busy %'],
+    rows,
+    ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+  )
 }
 
 function limitLines(results) {
@@ -200,7 +206,7 @@ function stallSection(stall) {
   ])
   return [
     `Event-loop stall: saveSessions of ${integer(stall.sessions)} sessions of ${integer(stall.sessionBytes)} bytes, then getSessions of the same ${integer(stall.sessions)} ` +
-      `(${stall.rounds} interleaved round${stall.rounds === 1 ? '' : 's'}; call time and JS-thread busy time: the fastest round; longest stall: the worst round; target for native <= ${stall.targetMs} ms).`,
+      `(${stall.rounds} interleaved round${stall.rounds === 1 ? '' : 's'}; call time and JS-thread busy time: median of the rounds; longest stall: the worst round; target for native <= ${stall.targetMs} ms).`,
     '',
     table(['adapter', 'saveSessions ms', 'longest stall ms', 'JS-thread busy ms', 'getSessions ms', 'longest stall ms', 'JS-thread busy ms'], rows),
   ].join('\n')
@@ -259,14 +265,15 @@ function scaleSection(scale) {
 export function formatReport(results) {
   const lines = []
   const options = results.options
-  lines.push('', `## Benchmark: ${results.label}`, '')
+  lines.push('', `## Benchmark: ${results.label}, ${results.startedAt.slice(0, 16).replace('T', ' ')} UTC, commit ${results.commit ?? 'unknown'}`, '')
   if (results.workloads.length > 0) {
     lines.push(mainTable(results), '')
     lines.push(
       `ops/s: median of ${options.rounds} interleaved rounds of ${options.roundSeconds} s per adapter (after a ${options.warmupSeconds} s warm-up). ` +
         'limit: pgbench running the adapter\'s SQL on the same rows at the same concurrency, as one more contestant of the same rounds. ' +
         "native JS-thread µs/op: the event loop's busy time (performance.eventLoopUtilization) per operation; floor: the JSON work of one " +
-        'operation alone (JSON.stringify, or JSON.parse + Date revival of the stored text), timed on the same thread in the same rounds.',
+        'operation alone (JSON.stringify, or JSON.parse + Date revival of the stored text), timed on the same thread in the same rounds; ' +
+        "/ floor in CPU time: the same ratio of the JS thread's own CPU times, which the machine's other load does not inflate.",
     )
     if (!results.coalesceOptionKnown) {
       lines.push('', 'native coalesce-off: this build reports no `metrics.coalescing`, so it most likely ignores `coalesce: false` (the column runs the same code as native).')
@@ -279,7 +286,8 @@ export function formatReport(results) {
       '',
       'p50/p99: over every call of the measured rounds. JS-thread µs/op: event-loop busy time per operation (wall time, so it grows when the ' +
         "machine's other processes take the core); JS-thread CPU µs/op: the JS thread's own CPU time per operation (/proc/thread-self, 10 ms ticks: " +
-        'coarse in short rounds); busy %: event-loop utilisation.',
+        'coarse in short rounds); preemptions/op: how often per operation the JS thread, runnable, lost its core to another thread (tokio, ' +
+        'PostgreSQL, pgbench, other work): most of the gap between busy and CPU time; busy %: event-loop utilisation.',
     )
     const limits = limitLines(results)
     for (const mirror of results.sqlMirror ?? []) {
