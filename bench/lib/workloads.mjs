@@ -390,7 +390,19 @@ const listSessions = {
   check: isPage,
   limits: [LIST_LIMIT_SPEC],
   mirror: LIST_SESSIONS,
-  floor: null,
+  floor: {
+    what: 'JSON.parse of the 100 summaries as JSON text, and a Date for each',
+    async prepare(db, state) {
+      const text = JSON.stringify(
+        state.expected.map(({ id, updatedMs }) => ({ id, state: 'active', updatedAt: new Date(updatedMs).toISOString(), agentCount: 2 })),
+      )
+      return () => {
+        const summaries = JSON.parse(text)
+        for (const summary of summaries) summary.updatedAt = new Date(summary.updatedAt)
+        return summaries
+      }
+    },
+  },
 }
 
 /** All workloads, in the order they run. */
