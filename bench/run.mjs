@@ -281,6 +281,7 @@ try {
   if (db) {
     await db.deleteBenchRows().catch(() => {})
     if (!tablesExisted) await db.dropTablesIfEmpty().catch(() => {})
+    else await db.compactIfEmpty().catch(() => {})
     await db.close().catch(() => {})
   }
   await database.stop()
