@@ -6,23 +6,28 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 // @ts-expect-error: plain ESM modules without type declarations
-import { runRound } from '../bench/lib/measure.mjs'
+import { runFloor, runRound } from '../bench/lib/measure.mjs'
 // @ts-expect-error: plain ESM modules without type declarations
 import { WORKLOADS } from '../bench/lib/workloads.mjs'
+// @ts-expect-error: plain ESM modules without type declarations
+import { walkIterator } from '../bench/lib/scale.mjs'
+// @ts-expect-error: plain ESM modules without type declarations
+import { bind } from '../bench/lib/sql.mjs'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
-const ADAPTERS = ['native', 'native no-cache', 'pg', 'postgres.js']
+const ADAPTERS = ['native', 'native coalesce-off', 'pg', 'postgres.js']
 const workload = (key: string) => WORKLOADS.find((candidate: { key: string }) => candidate.key === key)
+const finite = (value: unknown) => typeof value === 'number' && Number.isFinite(value)
 
-it('`npm run bench -- --quick` runs every workload on every adapter and verifies every operation', () => {
+it('`npm run bench -- --quick --scale` runs every workload, limit, floor and section, and verifies every operation', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-spec-'))
   const output = path.join(dir, 'latest.json')
   try {
     // The test database from the environment (POSTGRES_*), as every suite here.
     const run = spawnSync(
       process.execPath,
-      ['--expose-gc', 'bench/run.mjs', '--quick', '--memory-ops', '100', '--output', output],
-      { cwd: root, encoding: 'utf8', timeout: 60_000, env: { ...process.env } },
+      ['--expose-gc', 'bench/run.mjs', '--quick', '--scale', '--memory-ops', '100', '--output', output],
+      { cwd: root, encoding: 'utf8', timeout: 170_000, env: { ...process.env } },
     )
     if (run.status !== 0) throw new Error(`bench exited with ${run.status}\n${run.stderr}\n${run.stdout}`)
 
@@ -34,27 +39,74 @@ it('`npm run bench -- --quick` runs every workload on every adapter and verifies
         const figures = entry.adapters[name]
         expect(figures.ops).toBeGreaterThan(0)
         expect(figures.rounds).toHaveLength(3)
-        expect(Number.isFinite(figures.ratio)).toBe(true)
-        expect(figures.ratio).toBeGreaterThan(0)
-        for (const value of [figures.opsPerSec, figures.p50Ms, figures.p99Ms, figures.busyUsPerOp]) {
-          expect(Number.isFinite(value)).toBe(true)
-        }
+        for (const value of [figures.opsPerSec, figures.p50Ms, figures.p99Ms, figures.busyUsPerOp]) expect(finite(value)).toBe(true)
         expect(figures.failures + figures.warmupFailures).toBe(0)
       }
-      expect(entry.adapters.pg.ratio).toBe(1)
+      const spec = workload(entry.key)
+      expect(entry.limits.map((limit: { name: string }) => limit.name)).toEqual(spec.limits.map((limit: { name: string }) => limit.name))
+      // Where pgbench is installed (it comes with PostgreSQL's server and client packages), every limit ran.
+      if (results.options.pgbench !== null) for (const limit of entry.limits) expect(finite(limit.tps) && limit.tps > 0).toBe(true)
+      if (spec.floor) expect(finite(entry.floor.usPerOp) && entry.floor.usPerOp > 0).toBe(true)
+      else expect(entry.floor).toBeNull()
     }
+    expect(results.workloads.filter((entry: { limits: unknown[] }) => entry.limits.length > 0).map((entry: { key: string }) => entry.key)).toEqual([
+      'get-typical-16',
+      'save-typical-16',
+      'get-sessions-100',
+      'list-100',
+    ])
+    // The limits run the adapter's own SQL: bench/lib/sql.mjs must follow src/schema.rs (LIST_ORDER).
+    expect(results.sqlMirror.map((mirror: { matches: boolean; seen: string[] }) => [mirror.matches, mirror.seen])).toEqual([[true, expect.anything()]])
+
+    expect(Object.keys(results.stall.adapters).sort()).toEqual(['native', 'pg', 'postgres.js'])
+    for (const figures of Object.values(results.stall.adapters) as Array<Record<string, { maxStallMs: number; ms: number }>>) {
+      for (const call of [figures.save, figures.get]) expect(finite(call.maxStallMs) && call.ms > 0).toBe(true)
+    }
+    expect(results.staleStats.table.analyzed).toBe(false)
+    expect(results.staleStats.table.deadRows).toBeGreaterThan(0)
+    expect(Object.keys(results.staleStats.adapters).sort()).toEqual([...ADAPTERS].sort())
+    expect(results.staleStats.plans.adapterCustom.nodes).toMatch(/^Limit/)
+    expect(results.scale.points.map((point: { size: number }) => point.size)).toEqual([1000, 3000])
+    for (const point of results.scale.points) {
+      for (const what of ['get', 'has', 'save', 'listFirst', 'getStats', 'listDeep']) expect(finite(point[what].p50Ms)).toBe(true)
+    }
+
     expect(results.verification.failures).toBe(0)
     expect(results.verification.checkedOps).toBeGreaterThan(0)
     expect(results.memory.failures).toBe(0)
     expect(results.memory.withinBound).toBe(true)
-    expect(results.targets.length).toBeGreaterThanOrEqual(8)
+    const targets = results.targets.map((target: { what: string }) => target.what).join('\n')
+    for (const needle of ['native / limit', 'JS-thread µs/op / floor', 'native vs pg', 'native vs postgres.js', 'event-loop stall', 'RSS growth', 'stale statistics', 'scale:']) {
+      expect(targets).toContain(needle)
+    }
     expect(JSON.stringify(results)).not.toMatch(/password/i)
+    expect(run.stdout).toContain('| workload')
     expect(run.stdout).toContain('Verification:')
     expect(run.stdout).toContain('all correct')
+    expect(run.stdout).toContain('Machine:')
+    // Nothing left behind: no benchmark schema, no benchmark row.
+    const left = spawnSync(process.execPath, ['-e', LEFTOVERS], { cwd: root, encoding: 'utf8', env: { ...process.env, BENCH_OUTPUT: output } })
+    expect(left.stderr).toBe('')
+    expect(left.stdout.trim()).toBe('0 0')
   } finally {
     fs.rmSync(dir, { recursive: true, force: true })
   }
-}, 60_000)
+}, 180_000)
+
+// Counts the benchmark's schemas and rows left in the database the run used (from its JSON).
+const LEFTOVERS = `
+const pg = require('pg')
+const results = JSON.parse(require('fs').readFileSync(process.env.BENCH_OUTPUT, 'utf8'))
+const { host, port, database, user } = results.database
+const client = new pg.Client({ host, port, database, user, password: process.env.POSTGRES_PASSWORD ?? process.env.PGPASSWORD ?? 'postgres' })
+client.connect().then(async () => {
+  const schemas = await client.query("SELECT count(*)::int AS n FROM pg_namespace WHERE nspname IN ('bench_stale', 'bench_scale')")
+  const table = await client.query("SELECT to_regclass('sessions') IS NOT NULL AS present")
+  const rows = table.rows[0].present ? (await client.query("SELECT count(*)::int AS n FROM sessions WHERE id LIKE 'bench-%'")).rows[0].n : 0
+  console.log(schemas.rows[0].n, rows)
+  await client.end()
+})
+`
 
 it('counts a wrong result as a failed operation, the same for any adapter', async () => {
   const getTypical = workload('get-typical-1')
@@ -89,4 +141,36 @@ it('counts stored versions that differ from the saved ones after a save round', 
   const touched = new Set(saved).size
   expect(round.failures).toBe(touched)
   expect(round.errors.join(' ')).toContain('stored versions differ')
+})
+
+it('times the floor per operation and refuses an operation that returns nothing', () => {
+  const floor = runFloor(() => JSON.parse('{"a":[1,2,3]}'), 0.02)
+  expect(floor.ops).toBeGreaterThan(10)
+  expect(floor.usPerOp).toBeGreaterThan(0)
+  expect(() => runFloor(() => undefined, 0.01)).toThrow('returned nothing')
+})
+
+it('walks iterateSessions page by page and notices a missing or repeated session', async () => {
+  const adapter = (ids: string[], pages = false) => ({
+    async *iterateSessions({ batchSize }: { batchSize: number }) {
+      for (let from = 0; from < ids.length; from += batchSize) {
+        const page = ids.slice(from, from + batchSize).map((id) => ({ id }))
+        if (pages) yield page
+        else yield* page
+      }
+    },
+  })
+  const ids = Array.from({ length: 1000 }, (_, index) => `bench-scale-${index}`)
+  for (const pages of [false, true]) {
+    const walked = await walkIterator(adapter(ids, pages), ids.length)
+    expect(walked.pages).toBe(10)
+    expect(walked.failures).toBe(0)
+    expect(finite(walked.p50Ms) && finite(walked.firstPagesMs)).toBe(true)
+  }
+  expect((await walkIterator(adapter(ids.slice(1)), ids.length)).failures).toBe(1)
+  expect((await walkIterator(adapter([...ids, ids[0]]), ids.length)).failures).toBe(1)
+})
+
+it("binds pgbench variables into the adapter's SQL, $10 before $1", () => {
+  expect(bind('SELECT $1, $10, $2', [':a', ':b', '', '', '', '', '', '', '', ':j'])).toBe('SELECT :a, :j, :b')
 })

@@ -41,10 +41,13 @@ export class PgReferenceAdapter {
   #pool = null
   #parseBeforeBind
 
-  /** `config`: `{ host, port, database, user, password, poolSize = 10, saveFlow = 'parse' }`. */
-  constructor({ poolSize = 10, saveFlow = 'parse', ...connection } = {}) {
+  /**
+   * `config`: `{ host, port, database, user, password, poolSize = 10, saveFlow = 'parse',
+   * searchPath }`; `searchPath` (the benchmark's own schemas only) sets the connections' search_path.
+   */
+  constructor({ poolSize = 10, saveFlow = 'parse', searchPath, ...connection } = {}) {
     if (saveFlow !== 'string' && saveFlow !== 'parse') throw new Error(`unknown saveFlow ${saveFlow}`)
-    this.#config = { ...connection, max: poolSize }
+    this.#config = { ...connection, max: poolSize, ...(searchPath ? { options: `-c search_path=${searchPath}` } : {}) }
     this.#parseBeforeBind = saveFlow === 'parse'
   }
 

@@ -18,8 +18,8 @@ export class PostgresJsReferenceAdapter {
   #sql = null
   #parseBeforeBind
 
-  /** `config`: `{ host, port, database, user, password, poolSize = 10, saveFlow = 'parse' }`. */
-  constructor({ host, port, database, user, password, poolSize = 10, saveFlow = 'parse' } = {}) {
+  /** `config`: as PgReferenceAdapter's (`searchPath` included). */
+  constructor({ host, port, database, user, password, poolSize = 10, saveFlow = 'parse', searchPath } = {}) {
     if (saveFlow !== 'string' && saveFlow !== 'parse') throw new Error(`unknown saveFlow ${saveFlow}`)
     this.#parseBeforeBind = saveFlow === 'parse'
     this.#options = {
@@ -31,6 +31,7 @@ export class PostgresJsReferenceAdapter {
       max: poolSize,
       prepare: true,
       onnotice: () => {},
+      ...(searchPath ? { connection: { search_path: searchPath } } : {}),
       types: {
         jsonb: {
           to: JSONB,

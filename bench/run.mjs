@@ -1,15 +1,17 @@
 #!/usr/bin/env node
-// `npm run bench`: this package (native) against the reference adapter on `pg` (the original
-// TypeScript adapter's SQL and JSON flow) and the same adapter on postgres.js, in one process, on
-// the same database, the same data and the same concurrency. For each workload every adapter runs
-// a warm-up round, then interleaved measured rounds (the order rotates each round: A B C, B C A,
-// C A B, ...). Then pgbench gives the machine's limit for the typical read, and a separate process
-// runs the memory check (bench/memory.mjs). The table goes to stdout, the progress line to stderr,
-// everything to bench/results/latest.json. `npm run bench -- --help` lists the options.
+// `npm run bench`: this package (native, and native with coalescing off) against the reference
+// adapter on `pg` (the original TypeScript adapter's SQL and JSON flow) and the same adapter on
+// postgres.js, in one process, on the same database, data and concurrency; with, for each
+// workload, pgbench running the adapter's SQL on the same rows (the limit) and the JSON work of
+// one operation alone (the JS-thread floor) as contestants of the same interleaved rounds. Then
+// the event-loop stall of large batches, the stale-statistics workload, the scale curve
+// (--scale), and the memory check in a separate process (bench/memory.mjs). The report goes to
+// stdout as Markdown, the progress line to stderr, everything to bench/results/latest.json.
+// `npm run bench -- --help` lists the options; bench/README.md explains the method.
 //
 // It exits 1 when any operation's result failed its check (or the memory bound was exceeded);
 // a missed performance target is reported, not an error.
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -19,11 +21,14 @@ import { PgReferenceAdapter } from './reference-pg.mjs'
 import { PostgresJsReferenceAdapter } from './reference-postgresjs.mjs'
 import { largeSession, serializedBytes, typicalSession } from './lib/data.mjs'
 import { BenchDatabase } from './lib/database.mjs'
-import { runRound, summarize } from './lib/measure.mjs'
-import { BENCH_DIR, parseOptions, usage } from './lib/options.mjs'
-import { findPgbench, runPgbench } from './lib/pgbench.mjs'
+import { BENCH_DIR, parseOptions, selected, usage } from './lib/options.mjs'
+import { findPgbench } from './lib/pgbench.mjs'
 import { Progress } from './lib/progress.mjs'
-import { ADAPTERS, evaluateTargets, formatReport } from './lib/report.mjs'
+import { ADAPTER_NAMES, evaluateTargets, formatReport } from './lib/report.mjs'
+import { measureWorkload } from './lib/rounds.mjs'
+import { measureScale } from './lib/scale.mjs'
+import { measureStale } from './lib/stale.mjs'
+import { measureStalls } from './lib/stall.mjs'
 import { TYPICAL_ROWS, WORKLOADS } from './lib/workloads.mjs'
 
 const progress = new Progress()
@@ -40,8 +45,11 @@ if (options.help) {
   process.exit(0)
 }
 
-const workloads = options.only === null ? WORKLOADS : WORKLOADS.filter((workload) => options.only.includes(workload.key))
-const runMemory = options.memory && (options.only === null || options.only.includes('memory'))
+const workloads = WORKLOADS.filter((workload) => selected(options, workload.key))
+const runMemory = options.memory && selected(options, 'memory')
+const runStall = selected(options, 'stall')
+const runStale = selected(options, 'stale-stats')
+const runScale = options.scale && selected(options, 'scale')
 
 let database
 try {
@@ -61,10 +69,53 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
 const target = database.target
 const connection = { host: target.host, port: target.port, database: target.database, user: target.user, password: target.password }
 const verificationDetails = []
+const record = (detail) => {
+  verificationDetails.push(detail)
+  progress.note(`verification failed: ${detail}`)
+}
 let db
 let tablesExisted = true
 const adapters = []
 let exitCode = 0
+
+/** A fresh adapter of the kind `flag` (an --adapters name); `extra`: `{ schema, searchPath }` of a benchmark schema. */
+function makeAdapter(flag, extra = {}) {
+  const common = { ...connection, poolSize: options.poolSize }
+  // Named, so the harness can see in pg_stat_activity which SQL the adapter runs.
+  const native = { ...common, applicationName: `smalltalk-bench-${flag}`, ...(extra.schema ? { schema: extra.schema } : {}) }
+  const reference = { ...common, saveFlow: options.referenceSaveFlow, ...(extra.searchPath ? { searchPath: extra.searchPath } : {}) }
+  switch (flag) {
+    case 'native':
+      return new PostgresStorageAdapter(native)
+    case 'native-coalesce-off':
+      return new PostgresStorageAdapter({ ...native, coalesce: false })
+    case 'native-no-cache':
+      // The mode PgBouncer's transaction pooling needs: one-shot typed statements, nothing prepared.
+      return new PostgresStorageAdapter({ ...native, statementCache: false })
+    case 'pg':
+      return new PgReferenceAdapter(reference)
+    case 'postgres.js':
+      return new PostgresJsReferenceAdapter(reference)
+    default:
+      throw new Error(`unknown adapter ${flag}`)
+  }
+}
+
+/** `getStats().metrics.coalescing` of a native adapter, or null (references, or builds without it). */
+async function coalescingOf(adapter) {
+  if (!(adapter instanceof PostgresStorageAdapter)) return null
+  const stats = await adapter.getStats()
+  return stats.metrics?.coalescing ?? null
+}
+
+/** `after - before` for every number in a metrics object (anything else: as after). */
+function change(after, before) {
+  if (typeof after === 'number') return typeof before === 'number' ? after - before : after
+  if (after !== null && typeof after === 'object' && !Array.isArray(after)) {
+    return Object.fromEntries(Object.entries(after).map(([key, value]) => [key, change(value, before?.[key])]))
+  }
+  return after
+}
 
 try {
   db = await BenchDatabase.connect(connection)
@@ -79,58 +130,67 @@ try {
   await db.deleteBenchRows()
 
   const loadAverageStart = os.loadavg()
+  const machine = await machineInfo(db, loadAverageStart)
+  progress.note(
+    `database: ${database.throwaway ? 'a throwaway server' : 'the configured server'} ${target.host}:${target.port}/${target.database} ` +
+      `(PostgreSQL ${machine.postgres}, fsync=${machine.postgresSettings.fsync}, synchronous_commit=${machine.postgresSettings.synchronous_commit}` +
+      `${machine.postgresSettings.fsync === 'off' ? ': flatters saves' : ''})`,
+  )
   // The package creates the schema, once; the references find it there.
-  adapters.push({ name: 'native', adapter: new PostgresStorageAdapter({ ...connection, poolSize: options.poolSize }) })
-  // The mode PgBouncer's transaction pooling needs: one-shot typed statements, nothing prepared.
-  adapters.push({
-    name: 'native no-cache',
-    adapter: new PostgresStorageAdapter({ ...connection, poolSize: options.poolSize, statementCache: false }),
-  })
-  adapters.push({
-    name: 'pg',
-    adapter: new PgReferenceAdapter({ ...connection, poolSize: options.poolSize, saveFlow: options.referenceSaveFlow }),
-  })
-  adapters.push({
-    name: 'postgres.js',
-    adapter: new PostgresJsReferenceAdapter({ ...connection, poolSize: options.poolSize, saveFlow: options.referenceSaveFlow }),
-  })
+  for (const flag of options.adapters) adapters.push({ flag, name: ADAPTER_NAMES[flag], adapter: makeAdapter(flag) })
   for (const { adapter } of adapters) await adapter.initialize()
+  const pgbench = options.pgbench ? findPgbench() : null
+  if (options.pgbench && pgbench === null) progress.note('pgbench not found (PATH, /usr/lib/postgresql/*/bin): no limits (install postgresql-client)')
 
   const results = {
     label: options.quick
       ? 'quick smoke run (numbers not meaningful)'
       : options.only === null
-        ? 'full run'
+        ? `full run${runScale ? ' with --scale' : ''}`
         : `partial run (--only ${options.only.join(',')})`,
     startedAt: new Date().toISOString(),
+    commit: commitOf(),
     options: {
       quick: options.quick,
       only: options.only,
+      adapters: options.adapters,
       rounds: options.rounds,
       roundSeconds: options.roundSeconds,
       warmupSeconds: options.warmupSeconds,
       poolSize: options.poolSize,
       pgbenchSeconds: options.pgbench ? options.pgbenchSeconds : null,
+      pgbenchRounds: options.pgbench ? options.pgbenchRounds : null,
+      pgbench,
+      stallSessions: runStall ? options.stallSessions : null,
+      staleChurnRounds: runStale ? options.staleChurnRounds : null,
+      scaleSizes: runScale ? options.scaleSizes : null,
       memoryOps: runMemory ? options.memoryOps : null,
       referenceSaveFlow: options.referenceSaveFlow,
       gcBetweenRounds: typeof globalThis.gc === 'function',
     },
-    machine: await machineInfo(db, loadAverageStart),
+    machine,
     database: { host: target.host, port: target.port, database: target.database, user: target.user, throwaway: database.throwaway },
     data: {
       typicalBytes: serializedBytes(typicalSession('bench-typical-0')),
       largeBytes: serializedBytes(largeSession('bench-large-0')),
       listRows: TYPICAL_ROWS,
     },
+    adapterNames: adapters.map(({ name }) => name),
+    coalesceOptionKnown: false,
+    sqlMirror: [],
     workloads: [],
-    pgbench: null,
+    stall: null,
+    staleStats: null,
+    scale: null,
     targets: [],
     memory: null,
     verification: null,
   }
   progress.note(
-    `typical session ${results.data.typicalBytes} bytes, large session ${results.data.largeBytes} bytes serialized; ` +
-      `${workloads.length} workloads × ${adapters.length} adapters × (${options.warmupSeconds} s warm-up + ${options.rounds} × ${options.roundSeconds} s)`,
+    `${workloads.length} workloads × ${adapters.length} adapters × (${options.warmupSeconds} s warm-up + ${options.rounds} × ${options.roundSeconds} s)` +
+      `${pgbench ? `, pgbench ${options.pgbenchRounds} × ${options.pgbenchSeconds} s per limit` : ''}` +
+      `${runStall ? `, stall (${options.stallSessions} sessions)` : ''}${runStale ? `, stale statistics (${options.staleChurnRounds} churn rounds)` : ''}` +
+      `${runScale ? `, scale ${options.scaleSizes.join('/')}` : ''}`,
   )
 
   let checkedOps = 0
@@ -140,55 +200,67 @@ try {
     progress.update(`${step}: seeding`)
     await db.deleteBenchRows()
     const state = await workload.setup(db)
-    const rounds = Object.fromEntries(ADAPTERS.map((name) => [name, []]))
-    const warmupFailures = Object.fromEntries(ADAPTERS.map((name) => [name, 0]))
-
-    for (const { name, adapter } of adapters) {
-      progress.update(`${step}: warm-up · ${name}`)
-      const warmup = await runRound({ adapter, workload, state, db, seconds: options.warmupSeconds || 0.01 })
-      warmupFailures[name] += warmup.failures
-      checkedOps += warmup.ops
-      recordErrors(workload, name, 'warm-up', warmup)
+    const before = new Map()
+    for (const { name, adapter } of adapters) before.set(name, await coalescingOf(adapter))
+    const measured = await measureWorkload({ workload, state, db, adapters, options, pgbench, target: connection, progress, step, record })
+    if (workload.mirror) {
+      const seen = await db.lastStatements('smalltalk-bench-native')
+      const matches = seen.includes(workload.mirror)
+      results.sqlMirror.push({ workload: workload.key, matches, expected: workload.mirror, seen })
+      if (!matches) progress.note(`${workload.key}: the adapter's statement is not bench/lib/sql.mjs' (update it): ${seen.join(' | ')}`)
     }
-    for (let round = 0; round < options.rounds; round++) {
-      for (let turn = 0; turn < adapters.length; turn++) {
-        const { name, adapter } = adapters[(round + turn) % adapters.length]
-        progress.update(`${step}: round ${round + 1}/${options.rounds} · ${name}`)
-        const result = await runRound({ adapter, workload, state, db, seconds: options.roundSeconds })
-        rounds[name].push(result)
-        checkedOps += result.ops
-        recordErrors(workload, name, `round ${round + 1}`, result)
-        progress.update(`${step}: round ${round + 1}/${options.rounds} · ${name} · ${Math.round(result.opsPerSec).toLocaleString('en-US')} ops/s`)
+    const coalescing = {}
+    for (const { name, adapter } of adapters) {
+      const after = await coalescingOf(adapter)
+      if (after !== null) {
+        results.coalesceOptionKnown = true
+        coalescing[name] = change(after, before.get(name))
       }
     }
-
-    const figures = Object.fromEntries(ADAPTERS.map((name) => [name, summarize(rounds[name])]))
-    for (const name of ADAPTERS) {
-      figures[name].ratio = figures[name].opsPerSec / figures.pg.opsPerSec
-      figures[name].warmupFailures = warmupFailures[name]
-      failures += figures[name].failures + warmupFailures[name]
-    }
+    checkedOps += measured.checkedOps
+    failures += measured.failures
     results.workloads.push({
       key: workload.key,
       title: workload.title,
       concurrency: workload.concurrency,
-      target: workload.target,
-      adapters: figures,
+      adapters: measured.adapters,
+      limits: measured.limits,
+      floor: measured.floor,
+      coalescing,
     })
-
-    if (workload.key === 'get-typical-16' && options.pgbench) {
-      results.pgbench = await pgbenchLimit(connection, figures)
-    }
   }
   await db.deleteBenchRows()
+
+  if (runStall) {
+    await db.deleteBenchRows()
+    const stallAdapters = adapters.filter(({ flag }) => ['native', 'pg', 'postgres.js'].includes(flag))
+    results.stall = await measureStalls({ adapters: stallAdapters, db, sessions: options.stallSessions, rounds: options.stallRounds, progress })
+    failures += results.stall.failures
+    checkedOps += results.stall.rounds * stallAdapters.length * 2
+    for (const detail of results.stall.details) verificationDetails.push(detail)
+  }
   for (const { adapter } of adapters.splice(0)) await adapter.close()
-  results.targets = evaluateTargets(results)
+
+  if (runStale) {
+    const variants = options.adapters.map((flag) => ({ name: ADAPTER_NAMES[flag], make: (extra) => makeAdapter(flag, extra) }))
+    results.staleStats = await measureStale({ db, connection, options, pgbench, target: connection, progress, record, variants })
+    failures += results.staleStats.failures
+    checkedOps += results.staleStats.checkedOps
+  }
+
+  if (runScale) {
+    results.scale = await measureScale({ db, connection, options, progress })
+    failures += results.scale.failures
+    checkedOps += results.scale.points.reduce((sum, point) => sum + Object.values(point).reduce((calls, figures) => calls + (figures?.calls ?? 0), 0), 0)
+    for (const detail of results.scale.details) verificationDetails.push(detail)
+  }
 
   if (runMemory) {
     progress.update('memory check: starting')
     results.memory = await memoryInChild(connection, options)
     if (results.memory.error || !results.memory.withinBound || results.memory.failures > 0) exitCode = 1
   }
+  results.targets = evaluateTargets(results)
 
   results.machine.loadAverageEnd = os.loadavg()
   results.finishedAt = new Date().toISOString()
@@ -209,23 +281,27 @@ try {
   if (db) {
     await db.deleteBenchRows().catch(() => {})
     if (!tablesExisted) await db.dropTablesIfEmpty().catch(() => {})
+    else await db.compactIfEmpty().catch(() => {})
     await db.close().catch(() => {})
   }
   await database.stop()
 }
 process.exit(exitCode)
 
-function recordErrors(workload, name, round, result) {
-  if (result.failures === 0) return
-  const detail = `${workload.key} · ${name} · ${round}: ${result.failures} failed of ${result.ops}${result.errors.length ? ` (${result.errors.join('; ')})` : ''}`
-  verificationDetails.push(detail)
-  progress.note(`verification failed: ${detail}`)
+function commitOf() {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: BENCH_DIR, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+    const dirty = execFileSync('git', ['status', '--porcelain'], { cwd: BENCH_DIR, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+    return dirty ? `${head} (with local changes)` : head
+  } catch {
+    return null
+  }
 }
 
 async function machineInfo(db, loadAverageStart) {
   const cpus = os.cpus()
   const settings = {}
-  for (const name of ['server_version', 'fsync', 'synchronous_commit', 'shared_buffers', 'max_connections']) {
+  for (const name of ['server_version', 'fsync', 'synchronous_commit', 'shared_buffers', 'max_connections', 'jit', 'autovacuum']) {
     settings[name] = await db.setting(name)
   }
   return {
@@ -238,29 +314,6 @@ async function machineInfo(db, loadAverageStart) {
     postgresSettings: settings,
     loadAverageStart,
     loadAverageEnd: null,
-  }
-}
-
-async function pgbenchLimit(target, figures) {
-  const executable = findPgbench()
-  if (executable === null) {
-    progress.note('pgbench not found (PATH, /usr/lib/postgresql/*/bin): skipping the limit (install postgresql-client or the server package)')
-    return { skipped: 'pgbench not found' }
-  }
-  progress.update(`pgbench limit: ${options.pgbenchSeconds} s, 16 clients`)
-  try {
-    const limit = await runPgbench({
-      executable,
-      target,
-      idPrefix: 'bench-typical-',
-      rows: TYPICAL_ROWS,
-      seconds: options.pgbenchSeconds,
-    })
-    const share = (name) => (100 * figures[name].opsPerSec) / limit.tps
-    return { ...limit, percentOfLimit: share('native'), pgPercentOfLimit: share('pg'), postgresJsPercentOfLimit: share('postgres.js') }
-  } catch (error) {
-    progress.note(`pgbench failed: ${error.message}`)
-    return { skipped: `pgbench failed: ${error.message}` }
   }
 }
 

@@ -79,6 +79,16 @@ export function largeSession(id, seed = 0) {
   return session
 }
 
+/** A mid-sized session of `turns` turns (the stall workload's ~69 KB with the default 175). */
+export function mediumSession(id, seed = 0, turns = MEDIUM_TURNS) {
+  const session = makeSession(id, seed, turns, { userWords: 6, replyWords: 8 })
+  session.metadata.tags = ['bench', 'medium']
+  return session
+}
+
+/** Turns of `mediumSession`: about 69 KB serialized, the size of issue 13's batch stalls. */
+export const MEDIUM_TURNS = 175
+
 /** `count` ids `${ID_PREFIX}${group}-${index}`. */
 export function ids(group, count, from = 0) {
   return Array.from({ length: count }, (_, index) => `${ID_PREFIX}${group}-${from + index}`)

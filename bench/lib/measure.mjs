@@ -1,8 +1,38 @@
 // One timed round: N async workers share one adapter until the round's time is up. Per round:
 // ops/s, every op's latency, main-thread busy time (event-loop utilisation), and failed checks.
+import fs from 'node:fs'
 import { performance } from 'node:perf_hooks'
 
 const MAX_REPORTED_ERRORS = 3
+/** /proc reports thread times in USER_HZ, which Linux fixes at 100 per second. */
+const USER_HZ = 100
+
+/**
+ * Times the calling thread was preempted so far (involuntary context switches: runnable, but
+ * the core went to another thread), or NaN off Linux. Busy time minus CPU time is mostly this.
+ */
+export function threadPreemptions() {
+  try {
+    const status = fs.readFileSync('/proc/thread-self/status', 'utf8')
+    return Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(status)[1])
+  } catch {
+    return NaN
+  }
+}
+
+/**
+ * CPU time (user + system, ms) of the calling thread so far: the JS thread's own, unlike
+ * process.cpuUsage(), which adds the tokio and libuv threads. Linux only (10 ms ticks), else NaN.
+ */
+export function threadCpuMs() {
+  try {
+    const stat = fs.readFileSync('/proc/thread-self/stat', 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / USER_HZ
+  } catch {
+    return NaN
+  }
+}
 
 /**
  * Runs `workload` on `adapter` for `seconds`. A failed check, a rejected call and a wrong stored
@@ -18,6 +48,8 @@ export async function runRound({ adapter, workload, state, db, seconds }) {
   const started = performance.now()
   const deadline = started + seconds * 1000
   const eluStart = performance.eventLoopUtilization()
+  const cpuStart = threadCpuMs()
+  const preemptionsStart = threadPreemptions()
 
   const worker = async (index) => {
     for (let k = 0; performance.now() < deadline; k++) {
@@ -40,6 +72,8 @@ export async function runRound({ adapter, workload, state, db, seconds }) {
   await Promise.all(Array.from({ length: workload.concurrency }, (_, index) => worker(index)))
 
   const elu = performance.eventLoopUtilization(eluStart)
+  const cpuMs = threadCpuMs() - cpuStart
+  const preemptions = threadPreemptions() - preemptionsStart
   const elapsedSeconds = (performance.now() - started) / 1000
   const wrongStored = workload.verifyRound ? await workload.verifyRound(db, state) : 0
   if (wrongStored > 0) errors.push(`${wrongStored} stored versions differ from the versions saved`)
@@ -48,6 +82,8 @@ export async function runRound({ adapter, workload, state, db, seconds }) {
     seconds: elapsedSeconds,
     opsPerSec: ops / elapsedSeconds,
     busyMs: elu.active,
+    cpuMs,
+    preemptions,
     utilization: elu.utilization,
     latencies,
     failures: failures + wrongStored,
@@ -72,11 +108,15 @@ export function summarize(rounds) {
   const latencies = Float64Array.from(rounds.flatMap((round) => round.latencies)).sort()
   const ops = rounds.reduce((sum, round) => sum + round.ops, 0)
   const busyMs = rounds.reduce((sum, round) => sum + round.busyMs, 0)
+  const cpuMs = rounds.reduce((sum, round) => sum + round.cpuMs, 0)
+  const preemptions = rounds.reduce((sum, round) => sum + round.preemptions, 0)
   return {
     opsPerSec: median(rounds.map((round) => round.opsPerSec)),
     p50Ms: quantile(latencies, 0.5),
     p99Ms: quantile(latencies, 0.99),
     busyUsPerOp: ops > 0 ? (busyMs * 1000) / ops : NaN,
+    cpuUsPerOp: ops > 0 ? (cpuMs * 1000) / ops : NaN,
+    preemptionsPerOp: ops > 0 ? preemptions / ops : NaN,
     utilization: median(rounds.map((round) => round.utilization)),
     ops,
     failures: rounds.reduce((sum, round) => sum + round.failures, 0),
@@ -86,7 +126,31 @@ export function summarize(rounds) {
       seconds: round.seconds,
       opsPerSec: round.opsPerSec,
       busyMs: round.busyMs,
+      cpuMs: round.cpuMs,
+      preemptions: round.preemptions,
       failures: round.failures,
     })),
   }
+}
+
+/**
+ * The JS-thread floor: `op` (the JSON work of one operation) run back to back for `seconds` on
+ * this thread; resolves to `{ ops, usPerOp }`. Its results are kept alive until the next one, as a
+ * caller would hold a session, so their garbage is part of the cost.
+ */
+export function runFloor(op, seconds) {
+  globalThis.gc?.()
+  let ops = 0
+  let kept = null
+  const cpuStart = threadCpuMs()
+  const started = performance.now()
+  const deadline = started + seconds * 1000
+  do {
+    kept = op()
+    ops++
+  } while (performance.now() < deadline)
+  const elapsedMs = performance.now() - started
+  const cpuMs = threadCpuMs() - cpuStart
+  if (kept === undefined) throw new Error('the floor operation returned nothing')
+  return { ops, seconds: elapsedMs / 1000, usPerOp: (elapsedMs * 1000) / ops, cpuUsPerOp: (cpuMs * 1000) / ops }
 }

@@ -1,5 +1,7 @@
-// The physical limit of this machine for the typical read: pgbench running the same SELECT (random
-// id among the seeded typical sessions, prepared, 16 clients on 2 threads) against the same database.
+// The limit: pgbench running the adapter's own SQL (bench/lib/sql.mjs) on the same rows, at the
+// same concurrency, against the same database, as one more contestant of a workload's rounds.
+// Prepared statements (-M prepared), so the server plans once per connection as the adapter does;
+// pgbench variables (`:name`) are bound as parameters.
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -25,42 +27,53 @@ export function findPgbench(env = process.env) {
 }
 
 /**
- * Runs pgbench for `seconds` over the ids `${idPrefix}0` … `${idPrefix}${rows - 1}` and resolves to
- * `{ tps, clients, threads, seconds, command }` (the command as shown, without the password).
+ * Runs pgbench for `seconds` with `scripts` (`[{ name, text }]`, picked at random with equal
+ * weights per transaction) and `defines` (`-D name=value`), on `searchPath` (the benchmark's own
+ * schemas) when given, and resolves to `{ tps, failed,
+ * clients, threads, seconds, command }` (the command as shown: no password, long values cut).
  */
-export async function runPgbench({ executable, target, idPrefix, rows, seconds, clients = 16, threads = 2 }) {
+export async function runPgbench({ executable, target, scripts, defines = {}, seconds, clients, searchPath = null }) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'smalltalk-bench-pgbench-'))
-  const script = path.join(dir, 'typical-read.sql')
-  fs.writeFileSync(
-    script,
-    `\\set n random(0, ${rows - 1})\nSELECT data FROM sessions WHERE id = '${idPrefix}' || :n;\n`,
-  )
+  const threads = Math.min(clients, 2)
+  const files = scripts.map((script) => {
+    const file = path.join(dir, `${script.name}.sql`)
+    fs.writeFileSync(file, `${script.text}\n`)
+    return file
+  })
   const args = [
     '-n',
     '-M', 'prepared',
     '-c', String(clients),
     '-j', String(threads),
     '-T', String(seconds),
-    '-f', script,
+    ...Object.entries(defines).flatMap(([name, value]) => ['-D', `${name}=${value}`]),
+    ...files.flatMap((file) => ['-f', file]),
     '-h', target.host,
     '-p', String(target.port),
     '-U', target.user,
     target.database,
   ]
   try {
-    const { code, stdout, stderr } = await run(executable, args, { ...process.env, PGPASSWORD: target.password })
+    const env = { ...process.env, PGPASSWORD: target.password }
+    if (searchPath !== null) env.PGOPTIONS = `-c search_path=${searchPath}`
+    const { code, stdout, stderr } = await run(executable, args, env)
     if (code !== 0) throw new Error(`pgbench exited with ${code}: ${(stderr || stdout).trim().split('\n').slice(-3).join(' | ')}`)
     const match = /tps = ([\d.]+) \(without initial connection time\)/.exec(stdout) ?? /tps = ([\d.]+)/.exec(stdout)
     if (!match) throw new Error(`no tps in pgbench's output: ${stdout.trim().split('\n').slice(-3).join(' | ')}`)
     const failed = /number of failed transactions: (\d+)/.exec(stdout)
+    // As shown: no password, long values cut, many scripts as one pattern.
+    const shownArgs = args.filter((arg) => !files.includes(arg)).map((arg) => (arg.length > 60 ? `${arg.slice(0, 40)}…` : arg))
+    const scriptsShown = scripts.length === 1 ? `${scripts[0].name}.sql` : `{${scripts[0].name}..${scripts.at(-1).name}}.sql (${scripts.length} scripts)`
+    const at = shownArgs.indexOf('-f')
+    shownArgs.splice(at, scripts.length, '-f', scriptsShown)
+    const shown = shownArgs.join(' ')
     return {
       tps: Number(match[1]),
-      failedTransactions: failed ? Number(failed[1]) : 0,
+      failed: failed ? Number(failed[1]) : 0,
       clients,
       threads,
       seconds,
-      command: `pgbench ${args.join(' ').replace(script, 'typical-read.sql')}`,
-      script: fs.readFileSync(script, 'utf8').trim(),
+      command: `${searchPath === null ? '' : `PGOPTIONS='-c search_path=${searchPath}' `}pgbench ${shown}`,
     }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true })
