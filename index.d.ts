@@ -249,6 +249,14 @@ export interface PostgresConfig {
   errorClasses?: ErrorClasses
 }
 
+/** Options of `iterateSessions`. */
+export interface IterateSessionsOptions {
+  /** Only sessions in this state (default: all). */
+  state?: SessionState
+  /** Sessions fetched per round trip, 1 to 10000. Default `100`. */
+  batchSize?: number
+}
+
 /** Options of `setValue`. */
 export interface SetValueOptions {
   /** Seconds until the entry expires; `null`: never (overrides the adapter's default `ttl`). */
@@ -530,6 +538,18 @@ export declare class PostgresStorageAdapter {
    * @throws ValidationError (`E_VALIDATION`) for a malformed id.
    */
   hasSession(sessionId: string): Promise<boolean>
+  /**
+   * Every session (or those in `options.state`), newest `updatedAt` first, fetched
+   * `options.batchSize` at a time (default 100, at most 10000) by keyset pagination: each page
+   * costs the same at any depth, unlike a deep `listSessions` offset. For cleanup and export jobs;
+   * sessions saved or deleted meanwhile may or may not be seen.
+   * @example
+   * ```ts
+   * for await (const session of adapter.iterateSessions({ state: 'expired' })) await archive(session)
+   * ```
+   * @throws ValidationError (`E_VALIDATION`, synchronously) for a bad option.
+   */
+  iterateSessions<S extends Session = Session>(options?: IterateSessionsOptions): AsyncIterableIterator<S>
   /**
    * Stores any JSON value under `key`, replacing what was there (and its expiry).
    * @param key - A non-empty string of at most 1024 characters.

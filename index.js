@@ -3,12 +3,16 @@
 
 const { NativeAdapter } = require('./lib/load-native.js').loadNative()
 const errors = require('./lib/errors.js')
-const { serializeSession, deserializeSession, reviveSession } = require('./lib/session-json.js')
+const { serializeSession, deserializeSession } = require('./lib/session-json.js')
 const check = require('./lib/validate.js')
-const { Channel, request } = require('./lib/requests.js')
+const { Channel, request, stringsOf } = require('./lib/requests.js')
+const { inSlices } = require('./lib/slices.js')
 
 const { StorageError, ConflictError, ValidationError, NotFoundError, resolveErrorClasses, fromNative, invalid } =
   errors
+
+/** JSON text of a saveSessions batch handed to Rust per chunk. */
+const STAGE_BYTES = 1 << 20
 
 // Options are handed to Rust as JSON; refuse what JSON would silently turn into null or drop.
 function optionsToJson(classes, options) {
@@ -30,10 +34,29 @@ function parseSession(json) {
   return json === null ? null : deserializeSession(json)
 }
 
-function parseSessionMap(json) {
-  const pairs = JSON.parse(json)
-  for (const pair of pairs) reviveSession(pair[1])
-  return new Map(pairs)
+// `[id, json, id, json, ...]` into a Map of sessions, a slice at a time.
+function parseSessionMap(value, channel, request) {
+  const strings = stringsOf(value, channel, request)
+  const sessions = new Map()
+  return inSlices(
+    strings.length / 2,
+    (index) => sessions.set(strings.at(2 * index), deserializeSession(strings.at(2 * index + 1))),
+    () => sessions,
+    strings.release,
+  )
+}
+
+// A page of iterateSessions, `[cursorMicros, cursorId, json, ...]`, into `{ sessions, cursor }`.
+function parsePage(value, channel, request) {
+  const strings = stringsOf(value, channel, request)
+  const cursor = strings.at(0) === '' ? null : [strings.at(0), strings.at(1)]
+  const sessions = new Array(strings.length - 2)
+  return inSlices(
+    sessions.length,
+    (index) => (sessions[index] = deserializeSession(strings.at(index + 2))),
+    () => ({ sessions, cursor }),
+    strings.release,
+  )
 }
 
 function parseSummaries(json) {
@@ -132,35 +155,50 @@ class PostgresStorageAdapter {
 
   /** Saves sessions atomically (all or none); resolves to the number saved. */
   saveSessions(sessions) {
-    return this.#call((ticket) => {
+    // Checked and serialized a slice at a time, and handed to Rust a chunk at a time (so a large
+    // batch never blocks the JS thread for long); then saved at once: nothing is written unless
+    // every session is valid.
+    let stage = null
+    let batch
+    try {
       if (!Array.isArray(sessions)) {
         throw invalid(this.#classes, `saveSessions: sessions must be an array (got ${check.describe(sessions)})`, 'sessions')
       }
-      const count = sessions.length
-      const ids = new Array(count)
-      const versions = new Array(count)
-      const created = new Array(count)
-      const updated = new Array(count)
-      const jsons = new Array(count)
       const seen = new Set()
-      for (let index = 0; index < count; index++) {
-        const columns = check.sessionColumns(this.#classes, sessions[index], 'saveSessions', `sessions[${index}]`)
-        const id = columns[0]
-        if (seen.has(id)) {
-          throw invalid(
-            this.#classes,
-            `saveSessions: session id ${JSON.stringify(id)} appears more than once in the batch`,
-            `sessions[${index}].id`,
-          )
-        }
-        seen.add(id)
-        ids[index] = id
-        versions[index] = columns[1]
-        created[index] = columns[2]
-        updated[index] = columns[3]
-        jsons[index] = columns[4]
-      }
-      return this.#native.saveSessions(ticket, ids, versions, created, updated, jsons)
+      let chunk = [[], [], [], [], []]
+      let chunkBytes = 0
+      batch = inSlices(
+        sessions.length,
+        (index) => {
+          const columns = check.sessionColumns(this.#classes, sessions[index], 'saveSessions', `sessions[${index}]`)
+          if (seen.has(columns[0])) {
+            throw invalid(
+              this.#classes,
+              `saveSessions: session id ${JSON.stringify(columns[0])} appears more than once in the batch`,
+              `sessions[${index}].id`,
+            )
+          }
+          seen.add(columns[0])
+          for (let column = 0; column < 5; column++) chunk[column].push(columns[column])
+          chunkBytes += columns[4].length
+          if (chunkBytes > STAGE_BYTES) {
+            stage ??= this.#channel.nextStage()
+            this.#native.stageSessions(stage, ...chunk)
+            chunk = [[], [], [], [], []]
+            chunkBytes = 0
+          }
+        },
+        () => chunk,
+      )
+    } catch (error) {
+      if (stage !== null) this.#native.unstage(stage)
+      return Promise.reject(this.#typed(error))
+    }
+    const send = (last) => this.#call((ticket) => this.#native.saveSessions(ticket, stage, ...last))
+    if (Array.isArray(batch)) return send(batch)
+    return batch.then(send, (error) => {
+      if (stage !== null) this.#native.unstage(stage)
+      return Promise.reject(this.#typed(error))
     })
   }
 
@@ -207,6 +245,28 @@ class PostgresStorageAdapter {
         check.optionalCount(this.#classes, offset, 'listSessions', 'offset'),
       )
     }, parseSummaries)
+  }
+
+  /**
+   * Every session (or those in `state`), newest `updatedAt` first, fetched `batchSize` at a time
+   * by keyset pagination: each page costs the same at any depth. For cleanup and export jobs.
+   */
+  iterateSessions(options) {
+    const { state, batchSize } = check.iterateOptions(this.#classes, options)
+    const next = (cursor) =>
+      this.#call(
+        (ticket) => this.#native.iterateSessions(ticket, state, batchSize, cursor?.[0] ?? null, cursor?.[1] ?? null),
+        parsePage,
+      )
+    const pages = async function* () {
+      let cursor = null
+      do {
+        const page = await next(cursor)
+        yield* page.sessions
+        cursor = page.cursor
+      } while (cursor !== null)
+    }
+    return pages()
   }
 
   /**

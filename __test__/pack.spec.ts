@@ -32,6 +32,7 @@ const SHIPPED = [
   'lib/load-native.js',
   'lib/requests.js',
   'lib/session-json.js',
+  'lib/slices.js',
   'lib/validate.js',
   'native.js',
   'package.json',

@@ -101,11 +101,18 @@ function makeAdapter(flag, extra = {}) {
   }
 }
 
-/** `getStats().metrics.coalescing` of a native adapter, or null (references, or builds without it). */
+/**
+ * The coalescing figures of a native adapter, from `getStats().metrics.operations`: per method
+ * that served groups, `{ groups, groupedCalls, largestGroup }`; null for the references.
+ */
 async function coalescingOf(adapter) {
   if (!(adapter instanceof PostgresStorageAdapter)) return null
-  const stats = await adapter.getStats()
-  return stats.metrics?.coalescing ?? null
+  const { operations } = (await adapter.getStats()).metrics
+  const figures = {}
+  for (const [method, { groups, groupedCalls, largestGroup }] of Object.entries(operations)) {
+    if (typeof groups === 'number' && groups > 0) figures[method] = { groups, groupedCalls, largestGroup }
+  }
+  return figures
 }
 
 /** `after - before` for every number in a metrics object (anything else: as after). */

@@ -15,8 +15,15 @@ class Channel {
     this.inFlight = 0
     this.pending = new Map()
     this.typed = typed
+    this.lastStage = 0
     // Called by the native side (a threadsafe function), so it must never throw.
     this.wake = () => this.drain()
+  }
+
+  /** A number for a saveSessions batch handed over in chunks (see `stageSessions` in lib.rs). */
+  nextStage() {
+    this.lastStage = this.lastStage === 0xffffffff ? 1 : this.lastStage + 1
+    return this.lastStage
   }
 
   drain() {
@@ -33,7 +40,7 @@ class Channel {
         entry.resolve(value)
       } else {
         try {
-          entry.resolve(entry.parse(value))
+          entry.resolve(entry.parse(value, this, finished[index]))
         } catch (error) {
           entry.reject(error)
         }
@@ -46,9 +53,39 @@ class Channel {
   }
 }
 
+/** Text taken from a held batch result per call of `native.take()` (see HOLD_ABOVE_BYTES in lib.rs). */
+const TAKE_BYTES = 1 << 20
+
+/**
+ * The strings of a batch result, read in order with `at(index)`: an array, or (for a large
+ * result, which Rust holds and reports as its count) taken from Rust a chunk at a time, so that
+ * making them JS strings is spread over the slices that parse them.
+ */
+function stringsOf(value, channel, request) {
+  if (typeof value !== 'number') return value
+  const native = channel.native
+  let chunk = []
+  let offset = 0
+  return {
+    length: value,
+    at(index) {
+      while (index - offset >= chunk.length) {
+        offset += chunk.length
+        chunk = native.take(request, TAKE_BYTES)
+        if (chunk.length === 0) throw new Error(`the result of request ${request} ended early (a bug, please report it)`)
+      }
+      return chunk[index - offset]
+    },
+    release() {
+      native.release(request)
+    },
+  }
+}
+
 /**
  * Calls `start(request)` (which validates input and makes one native call) and returns its
- * promise, resolved with `parse(value)` (or `value`). A throw from `start` rejects it, typed.
+ * promise, resolved with `parse(value, channel, request)` (or `value`). A throw from `start`
+ * rejects it, typed.
  */
 function request(channel, start, parse) {
   return new Promise((resolve, reject) => {
@@ -65,4 +102,4 @@ function request(channel, start, parse) {
   })
 }
 
-module.exports = { Channel, request }
+module.exports = { Channel, request, stringsOf }

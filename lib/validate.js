@@ -233,6 +233,34 @@ function optionalCount(classes, value, method, field) {
   return value
 }
 
+/** Largest page of iterateSessions. */
+const MAX_BATCH_SIZE = 10000
+
+/** iterateSessions' options: `{ state?, batchSize? }`, as `{ state: string | null, batchSize }`. */
+function iterateOptions(classes, options) {
+  if (options === undefined || options === null) return { state: null, batchSize: 100 }
+  if (typeof options !== 'object' || Array.isArray(options)) {
+    throw invalid(classes, `iterateSessions: options must be an object (got ${describe(options)})`, 'options')
+  }
+  for (const key of Object.keys(options)) {
+    if (key !== 'state' && key !== 'batchSize') {
+      throw invalid(classes, `iterateSessions: unknown option \`${key}\` (the options are state and batchSize)`, `options.${key}`)
+    }
+  }
+  const { state, batchSize = 100 } = options
+  if (state !== undefined && state !== null && typeof state !== 'string') {
+    throw invalid(classes, `iterateSessions: options.state must be a string (got ${describe(state)})`, 'options.state')
+  }
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_BATCH_SIZE) {
+    throw invalid(
+      classes,
+      `iterateSessions: options.batchSize must be an integer from 1 to ${MAX_BATCH_SIZE} (got ${describe(batchSize)})`,
+      'options.batchSize',
+    )
+  }
+  return { state: state ?? null, batchSize }
+}
+
 /** The adapter-wide default TTL (`ttl` option): 0 or null mean "entries never expire". */
 function checkDefaultTtl(classes, ttl, method) {
   return ttl === 0 || ttl === null ? null : checkTtl(classes, ttl, method, 'ttl')
@@ -249,4 +277,5 @@ module.exports = {
   checkTtl,
   checkDefaultTtl,
   optionalCount,
+  iterateOptions,
 }

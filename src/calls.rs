@@ -1,7 +1,7 @@
 //! Calls in flight between the JS thread and tokio, with wake-ups coalesced both ways.
 //!
-//! A submitted call is queued, and only the first of a burst spawns the task that spawns them
-//! all; a finished call is queued, and only the first of a burst wakes the JS thread, which then
+//! A submitted call is queued, and only the first of a burst spawns the task that starts them
+//! all, in the order they were made; a finished call is queued, and only the first of a burst wakes the JS thread, which then
 //! takes every finished call at once. A busy adapter so costs one cross-thread wake-up per burst
 //! instead of two per call (a tokio spawn from a foreign thread unparks a worker, a threadsafe
 //! function call signals the event loop: each is a system call on the JS thread's path).
@@ -11,6 +11,7 @@ use std::mem;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::Context;
 
 /// The work of one call, ready to run on the runtime.
 pub type Job = Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -61,8 +62,14 @@ impl<R: Send + 'static> Calls<R> {
         }
         continue;
       }
-      for job in jobs {
-        tokio::spawn(job);
+      // Each job runs up to its first wait here, in the order the calls were made (so calls that
+      // queue, e.g. to be coalesced, queue in that order); only then does it go on its own.
+      let mut context = Context::from_waker(futures_util::task::noop_waker_ref());
+      for mut job in jobs {
+        if job.as_mut().poll(&mut context).is_pending() {
+          // The spawned task polls it again at once, with its real waker.
+          tokio::spawn(job);
+        }
       }
     }
   }

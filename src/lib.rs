@@ -27,9 +27,10 @@ pub mod store;
 pub mod tls;
 pub mod url;
 
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use futures_util::FutureExt;
@@ -57,6 +58,8 @@ pub enum Reply {
   Number(f64),
   /// A string: JSON text, or a failure's coded reason.
   Text(String),
+  /// An array of strings (one per session of a batch).
+  Strings(Vec<String>),
   /// `getStats()`'s figures.
   Stats(NativeStats),
 }
@@ -91,6 +94,12 @@ impl From<String> for Reply {
   }
 }
 
+impl From<Vec<String>> for Reply {
+  fn from(value: Vec<String>) -> Self {
+    Reply::Strings(value)
+  }
+}
+
 impl From<Option<String>> for Reply {
   fn from(value: Option<String>) -> Self {
     value.map_or(Reply::Null, Reply::Text)
@@ -105,9 +114,44 @@ impl ToNapiValue for Reply {
       Reply::Bool(flag) => bool::to_napi_value(env, flag),
       Reply::Number(number) => f64::to_napi_value(env, number),
       Reply::Text(text) => String::to_napi_value(env, text),
+      Reply::Strings(texts) => strings_to_napi(env, texts),
       Reply::Stats(stats) => NativeStats::to_napi_value(env, stats),
     }
   }
+}
+
+/// A JS array of `texts`. ASCII text (most JSON) is handed to V8 as Latin-1, which it copies as is,
+/// instead of decoding it as UTF-8.
+unsafe fn strings_to_napi(env: sys::napi_env, texts: Vec<String>) -> napi::Result<sys::napi_value> {
+  let check = |status: sys::napi_status| match status {
+    sys::Status::napi_ok => Ok(()),
+    _ => Err(napi::Error::new(
+      Status::GenericFailure,
+      "cannot build an array of strings",
+    )),
+  };
+  let mut array = std::ptr::null_mut();
+  check(sys::napi_create_array_with_length(env, texts.len(), &mut array))?;
+  for (index, text) in texts.iter().enumerate() {
+    let mut value = std::ptr::null_mut();
+    if text.is_ascii() {
+      check(sys::napi_create_string_latin1(
+        env,
+        text.as_ptr().cast(),
+        text.len() as isize,
+        &mut value,
+      ))?;
+    } else {
+      check(sys::napi_create_string_utf8(
+        env,
+        text.as_ptr().cast(),
+        text.len() as isize,
+        &mut value,
+      ))?;
+    }
+    check(sys::napi_set_element(env, array, index as u32, value))?;
+  }
+  Ok(array)
 }
 
 /// Wakes the JS thread to `drain()` finished calls: unreferenced while idle, so it never keeps
@@ -238,6 +282,51 @@ pub struct NativeAdapter {
   inner: Arc<Adapter>,
   calls: Arc<Calls<Reply>>,
   wake: Arc<Wake>,
+  /// Large batch results waiting for JS to `take()` them a chunk at a time, by request.
+  held: Arc<Mutex<HashMap<u32, VecDeque<String>>>>,
+  /// Sessions of a large `saveSessions` handed over a chunk at a time, by stage.
+  staged: Mutex<HashMap<u32, Vec<SessionInput>>>,
+}
+
+/// A batch result larger than this (bytes of text) is held in Rust and taken by JS a chunk at a
+/// time, so that turning it into JS strings never blocks the event loop for long.
+const HOLD_ABOVE_BYTES: usize = 1 << 20;
+
+/// The sessions of a `saveSessions` chunk: parallel arrays, with dates as epoch milliseconds.
+fn session_inputs(
+  ids: Vec<String>,
+  versions: Vec<i32>,
+  created_at_ms: Vec<f64>,
+  updated_at_ms: Vec<f64>,
+  jsons: Vec<String>,
+) -> error::Result<Vec<SessionInput>> {
+  let count = ids.len();
+  if versions.len() != count || created_at_ms.len() != count || updated_at_ms.len() != count || jsons.len() != count {
+    return Err(Error::validation(
+      "sessions",
+      "saveSessions: parallel arrays differ in length",
+    ));
+  }
+  ids
+    .into_iter()
+    .zip(versions)
+    .zip(created_at_ms)
+    .zip(updated_at_ms)
+    .zip(jsons)
+    .map(|((((id, version), created), updated), json)| {
+      Ok(SessionInput {
+        id,
+        json,
+        version,
+        created_at: instant_from_ms("createdAt", created)?,
+        updated_at: instant_from_ms("updatedAt", updated)?,
+      })
+    })
+    .collect()
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+  mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl NativeAdapter {
@@ -255,6 +344,7 @@ impl NativeAdapter {
     let inner = self.inner.clone();
     let calls = self.calls.clone();
     let wake = self.wake.clone();
+    let held = self.held.clone();
     let task = async move {
       let metrics = inner.metrics.clone();
       let started = Instant::now();
@@ -265,8 +355,13 @@ impl NativeAdapter {
         Err(_) => Outcome::Error,
       };
       metrics.record(method, started.elapsed(), outcome);
-      let finished = match result {
-        Ok(value) => (request, false, value.into()),
+      let finished = match result.map(Into::into) {
+        Ok(Reply::Strings(texts)) if texts.iter().map(String::len).sum::<usize>() > HOLD_ABOVE_BYTES => {
+          let count = texts.len() as u32;
+          lock(&held).insert(request, texts.into());
+          (request, false, Reply::Number(f64::from(count)))
+        }
+        Ok(value) => (request, false, value),
         Err(reason) => (request, true, Reply::Text(reason)),
       };
       calls.finish(finished, || {
@@ -306,7 +401,62 @@ impl NativeAdapter {
       inner: Arc::new(Adapter::new(&options_json)?),
       calls: Arc::new(Calls::default()),
       wake: Arc::new(wake),
+      held: Arc::new(Mutex::new(HashMap::new())),
+      staged: Mutex::new(HashMap::new()),
     })
+  }
+
+  /// The next strings of a held batch result (the one of `request`, reported as its count):
+  /// about `maxBytes` of text, at least one string while any is left.
+  #[napi]
+  pub fn take(&self, request: u32, max_bytes: u32) -> Reply {
+    let mut held = lock(&self.held);
+    let Some(texts) = held.get_mut(&request) else {
+      return Reply::Strings(Vec::new());
+    };
+    let mut chunk = Vec::new();
+    let mut bytes = 0;
+    while let Some(text) = texts.pop_front() {
+      bytes += text.len();
+      chunk.push(text);
+      if bytes >= max_bytes as usize {
+        break;
+      }
+    }
+    if texts.is_empty() {
+      held.remove(&request);
+    }
+    drop(held);
+    Reply::Strings(chunk)
+  }
+
+  /// Drops what is left of a held batch result.
+  #[napi]
+  pub fn release(&self, request: u32) {
+    lock(&self.held).remove(&request);
+  }
+
+  /// Hands over a chunk of a large `saveSessions` (parallel arrays, dates as epoch ms) under
+  /// `stage`; `saveSessions(request, stage, ...)` sends it with the last chunk.
+  #[napi]
+  pub fn stage_sessions(
+    &self,
+    stage: u32,
+    ids: Vec<String>,
+    versions: Vec<i32>,
+    created_at_ms: Vec<f64>,
+    updated_at_ms: Vec<f64>,
+    jsons: Vec<String>,
+  ) -> napi::Result<()> {
+    let sessions = session_inputs(ids, versions, created_at_ms, updated_at_ms, jsons)?;
+    lock(&self.staged).entry(stage).or_default().extend(sessions);
+    Ok(())
+  }
+
+  /// Drops the chunks staged under `stage` (the batch was refused).
+  #[napi]
+  pub fn unstage(&self, stage: u32) {
+    lock(&self.staged).remove(&stage);
   }
 
   /// Every call finished since the last drain, as `[request, failed, value, request, ...]`:
@@ -382,42 +532,25 @@ impl NativeAdapter {
     });
   }
 
-  /// Saves sessions atomically; the arrays are parallel. Completes with the number saved.
+  /// Saves sessions atomically: the chunks staged under `stage` (if any), then these (parallel
+  /// arrays). Completes with the number saved.
   #[napi]
+  #[allow(clippy::too_many_arguments)]
   pub fn save_sessions(
     &self,
     request: u32,
+    stage: Option<u32>,
     ids: Vec<String>,
     versions: Vec<i32>,
     created_at_ms: Vec<f64>,
     updated_at_ms: Vec<f64>,
     jsons: Vec<String>,
   ) {
+    let last = session_inputs(ids, versions, created_at_ms, updated_at_ms, jsons);
+    let staged = stage.and_then(|stage| lock(&self.staged).remove(&stage));
     self.serve(request, "saveSessions", move |store, call| async move {
-      let count = ids.len();
-      if versions.len() != count || created_at_ms.len() != count || updated_at_ms.len() != count || jsons.len() != count
-      {
-        return Err(Error::validation(
-          "sessions",
-          "saveSessions: parallel arrays differ in length",
-        ));
-      }
-      let mut sessions = Vec::with_capacity(count);
-      for ((((id, version), created), updated), json) in ids
-        .into_iter()
-        .zip(versions)
-        .zip(created_at_ms)
-        .zip(updated_at_ms)
-        .zip(jsons)
-      {
-        sessions.push(SessionInput {
-          id,
-          json,
-          version,
-          created_at: instant_from_ms("createdAt", created)?,
-          updated_at: instant_from_ms("updatedAt", updated)?,
-        });
-      }
+      let mut sessions = staged.unwrap_or_default();
+      sessions.extend(last?);
       store.save_sessions(call, &sessions).await
     });
   }
@@ -430,11 +563,28 @@ impl NativeAdapter {
     });
   }
 
-  /// Completes with the found sessions as a JSON array of `[id, session]` pairs.
+  /// Completes with the found sessions as `[id, json, id, json, ...]`.
   #[napi]
   pub fn get_sessions(&self, request: u32, ids: Vec<String>) {
     self.serve(request, "getSessions", move |store, call| async move {
       store.get_sessions(call, &ids).await
+    });
+  }
+
+  /// Completes with one page of `iterateSessions`: `[nextCursorMicros, nextCursorId, json, ...]`
+  /// (the cursor is two empty strings after the last page).
+  #[napi]
+  pub fn iterate_sessions(
+    &self,
+    request: u32,
+    state: Option<String>,
+    limit: i64,
+    cursor_micros: Option<String>,
+    cursor_id: Option<String>,
+  ) {
+    self.serve(request, "iterateSessions", move |store, call| async move {
+      let cursor = cursor_micros.as_deref().zip(cursor_id.as_deref());
+      store.page(call, state.as_deref(), limit, cursor).await
     });
   }
 

@@ -81,15 +81,27 @@ statements! {
     /// Delete sessions updated before a time.
     clear_before(TIMESTAMP) = "DELETE FROM {sessions} WHERE updated_at < $1";
     /// Counts and sizes for `getStats`; `$1`/`$2` are the tables' names as identifiers (bound,
-    /// never spliced into a string literal).
-    stats(TEXT, TEXT) = "SELECT count(*) AS total, \
-       count(*) FILTER (WHERE data->>'state' = 'active') AS active, \
-       count(*) FILTER (WHERE data->>'state' = 'paused') AS paused, \
-       count(*) FILTER (WHERE data->>'state' = 'expired') AS expired, \
-       count(*) FILTER (WHERE data->>'state' = 'invalidated_pending_cleanup') AS invalidated_pending_cleanup, \
-       count(*) FILTER (WHERE data->>'state' = 'closed') AS closed, \
-       pg_total_relation_size($1::regclass) + pg_total_relation_size($2::regclass) AS size_bytes \
-       FROM {sessions}";
+    /// never spliced into a string literal). Run with sequential scans off (see `stats()`), each
+    /// state is counted from idx_sessions_state without reading (or detoasting) a session.
+    stats(TEXT, TEXT) = "SELECT (SELECT count(*) FROM {sessions}) AS total, \
+       (SELECT count(*) FROM {sessions} WHERE data->>'state' = 'active') AS active, \
+       (SELECT count(*) FROM {sessions} WHERE data->>'state' = 'paused') AS paused, \
+       (SELECT count(*) FROM {sessions} WHERE data->>'state' = 'expired') AS expired, \
+       (SELECT count(*) FROM {sessions} WHERE data->>'state' = 'invalidated_pending_cleanup') AS invalidated_pending_cleanup, \
+       (SELECT count(*) FROM {sessions} WHERE data->>'state' = 'closed') AS closed, \
+       pg_total_relation_size($1::regclass) + pg_total_relation_size($2::regclass) AS size_bytes";
+    /// The first page of `iterateSessions`: newest first, at most `$1`.
+    page(INT8) = "SELECT id, updated_at, data FROM {sessions} ORDER BY updated_at DESC, id DESC LIMIT $1";
+    /// A later page: the rows after the cursor `($2, $3)` in the same order (keyset: constant cost
+    /// at any depth, through idx_sessions_updated_at_id).
+    page_after(INT8, TIMESTAMP, TEXT) = "SELECT id, updated_at, data FROM {sessions} \
+       WHERE (updated_at, id) < ($2, $3) ORDER BY updated_at DESC, id DESC LIMIT $1";
+    /// The first page of `iterateSessions({ state })`.
+    page_in_state(INT8, TEXT) = "SELECT id, updated_at, data FROM {sessions} \
+       WHERE data->>'state' = $2 ORDER BY updated_at DESC, id DESC LIMIT $1";
+    /// A later page of `iterateSessions({ state })`.
+    page_in_state_after(INT8, TEXT, TIMESTAMP, TEXT) = "SELECT id, updated_at, data FROM {sessions} \
+       WHERE data->>'state' = $2 AND (updated_at, id) < ($3, $4) ORDER BY updated_at DESC, id DESC LIMIT $1";
   }
 }
 
@@ -142,6 +154,24 @@ pub fn instant_from_ms(field: &str, ms: f64) -> Result<SystemTime> {
   } else {
     UNIX_EPOCH - offset
   })
+}
+
+/// Microseconds since the Unix epoch (a page cursor) to an instant.
+fn instant_from_micros(micros: i64) -> Option<SystemTime> {
+  let offset = Duration::from_micros(micros.unsigned_abs());
+  if micros >= 0 {
+    UNIX_EPOCH.checked_add(offset)
+  } else {
+    UNIX_EPOCH.checked_sub(offset)
+  }
+}
+
+/// An instant to microseconds since the Unix epoch (a page cursor, exact for `TIMESTAMP`).
+fn micros_from_instant(instant: SystemTime) -> i64 {
+  match instant.duration_since(UNIX_EPOCH) {
+    Ok(after) => after.as_micros() as i64,
+    Err(before) => -(before.duration().as_micros() as i64),
+  }
 }
 
 /// An instant to whole milliseconds since the Unix epoch.
@@ -401,36 +431,21 @@ impl Store {
     })
   }
 
-  /// The found sessions as one JSON array of `[id, session]` pairs (one parse on the JS side).
-  pub async fn get_sessions(&self, call: Call, ids: &[String]) -> Result<String> {
+  /// The found sessions as `[id, json, id, json, ...]`: one string per session, so the JS side
+  /// can parse a large batch a slice at a time.
+  pub async fn get_sessions(&self, call: Call, ids: &[String]) -> Result<Vec<String>> {
     if ids.is_empty() {
-      return Ok("[]".into());
+      return Ok(Vec::new());
     }
     let op = call.op();
     let rows = with_client!(self, op, |client| async {
       self.query(&client, &self.sql.sessions.get_sessions, &[&ids], op).await
     })?;
-    let mut parts = Vec::with_capacity(rows.len());
-    let mut length = 2;
+    let mut out = Vec::with_capacity(rows.len() * 2);
     for row in &rows {
-      let id: &str = column(row, "id", op)?;
-      let json: RawJson<'_> = column(row, "data", op)?;
-      length += id.len() + json.0.len() + 8;
-      parts.push((id, json.0));
+      out.push(column::<&str>(row, "id", op)?.to_owned());
+      out.push(column::<RawJson<'_>>(row, "data", op)?.0.to_owned());
     }
-    let mut out = String::with_capacity(length);
-    out.push('[');
-    for (index, (id, json)) in parts.into_iter().enumerate() {
-      if index > 0 {
-        out.push(',');
-      }
-      out.push('[');
-      push_json_string(&mut out, id);
-      out.push(',');
-      out.push_str(json);
-      out.push(']');
-    }
-    out.push(']');
     Ok(out)
   }
 
@@ -537,32 +552,92 @@ impl Store {
     })
   }
 
-  /// Counts per state and the tables' size.
+  /// Counts per state and the tables' size, exact. In a transaction with sequential scans off:
+  /// a plan that counts states by reading every session would detoast each large one.
   pub async fn stats(&self, call: Call) -> Result<Stats> {
     let op = call.op();
     let tables = &self.sql.tables;
-    let rows = with_client!(self, op, |client| async {
-      self
+    let pg_error = |e: tokio_postgres::Error| Error::from_pg(op, &e);
+    let row = with_client!(self, op, |client| async {
+      let transaction = client.transaction().await.map_err(pg_error)?;
+      transaction
+        .batch_execute("SET LOCAL enable_seqscan = off; SET LOCAL work_mem = '64MB'")
+        .await
+        .map_err(pg_error)?;
+      let rows = self
         .query(
-          &client,
+          &transaction,
           &self.sql.sessions.stats,
           &[&tables.sessions, &tables.key_value],
           op,
         )
-        .await
+        .await?;
+      transaction.commit().await.map_err(pg_error)?;
+      Ok(rows.into_iter().next())
     })?;
-    let Some(row) = rows.first() else {
+    let Some(row) = row else {
       return Ok(Stats::default());
     };
     Ok(Stats {
-      total: column(row, "total", op)?,
-      active: column(row, "active", op)?,
-      paused: column(row, "paused", op)?,
-      expired: column(row, "expired", op)?,
-      invalidated_pending_cleanup: column(row, "invalidated_pending_cleanup", op)?,
-      closed: column(row, "closed", op)?,
-      size_bytes: column(row, "size_bytes", op)?,
+      total: column(&row, "total", op)?,
+      active: column(&row, "active", op)?,
+      paused: column(&row, "paused", op)?,
+      expired: column(&row, "expired", op)?,
+      invalidated_pending_cleanup: column(&row, "invalidated_pending_cleanup", op)?,
+      closed: column(&row, "closed", op)?,
+      size_bytes: column(&row, "size_bytes", op)?,
     })
+  }
+
+  /// One page of `iterateSessions`, newest `updatedAt` first, after `cursor` (the last row of the
+  /// previous page: its `updated_at` in microseconds since the epoch, and its id). Returns the
+  /// next cursor (empty strings when this was the last page) followed by each session's JSON.
+  pub async fn page(
+    &self,
+    call: Call,
+    state: Option<&str>,
+    limit: i64,
+    cursor: Option<(&str, &str)>,
+  ) -> Result<Vec<String>> {
+    let op = call.op();
+    let after = match cursor {
+      Some((micros, id)) => {
+        let at =
+          micros.parse().ok().and_then(instant_from_micros).ok_or_else(|| {
+            Error::validation("cursor", "iterateSessions: the page cursor is not one the adapter made")
+          })?;
+        Some((at, id))
+      }
+      None => None,
+    };
+    let sql = &self.sql.sessions;
+    let rows = with_client!(self, op, |client| async {
+      match (state, &after) {
+        (None, None) => self.query(&client, &sql.page, &[&limit], op).await,
+        (None, Some((at, id))) => self.query(&client, &sql.page_after, &[&limit, at, id], op).await,
+        (Some(state), None) => self.query(&client, &sql.page_in_state, &[&limit, &state], op).await,
+        (Some(state), Some((at, id))) => {
+          self
+            .query(&client, &sql.page_in_state_after, &[&limit, &state, at, id], op)
+            .await
+        }
+      }
+    })?;
+    let mut out = Vec::with_capacity(rows.len() + 2);
+    match rows.last() {
+      Some(last) if rows.len() as i64 == limit => {
+        out.push(micros_from_instant(column(last, "updated_at", op)?).to_string());
+        out.push(column::<&str>(last, "id", op)?.to_string());
+      }
+      _ => {
+        out.push(String::new());
+        out.push(String::new());
+      }
+    }
+    for row in &rows {
+      out.push(column::<RawJson<'_>>(row, "data", op)?.0.to_owned());
+    }
+    Ok(out)
   }
 }
 

@@ -5,7 +5,7 @@
 // TypeScript adapter's SQL, on purpose, and are not built from this file.
 
 /** ORDER BY of listSessions: newest first, ties broken by id so pagination is stable. */
-export const LIST_ORDER = 'updated_at DESC, id'
+export const LIST_ORDER = 'updated_at DESC, id DESC'
 
 /** getSession. */
 export const GET_SESSION = 'SELECT data FROM sessions WHERE id = $1'
@@ -21,8 +21,8 @@ export const SAVE_SESSION =
 
 /** listSessions without a state filter. */
 export const LIST_SESSIONS =
-  "SELECT id, data->>'state', updated_at, " +
-  "CASE WHEN jsonb_typeof(data->'agentIds') = 'array' THEN jsonb_array_length(data->'agentIds') ELSE 0 END " +
+  "SELECT id, data->>'state' AS state, updated_at, " +
+  "CASE WHEN jsonb_typeof(data->'agentIds') = 'array' THEN jsonb_array_length(data->'agentIds') ELSE 0 END AS agent_count " +
   `FROM sessions ORDER BY ${LIST_ORDER} LIMIT $1 OFFSET $2`
 
 /**
