@@ -161,9 +161,3 @@ export function makeSession(overrides: Partial<Session> = {}): Session {
   }
   return session
 }
-
-/** The 95th percentile of a list of durations. */
-export function p95(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.95) - 1)]
-}

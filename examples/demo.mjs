@@ -1,19 +1,17 @@
 // The main job (`npm start`): a short demonstration of the adapter against PostgreSQL. It saves,
 // reads, lists and conflicts sessions and prints what happened, then times a few hundred calls.
-// Connection: POSTGRES_* / PG* variables (set by scripts/with-database.mjs). It only touches its
-// own rows (ids starting with "demo-") and deletes them at the end.
+// Connection: the library's own resolution, as an app would rely on it: DATABASE_URL, else the PG*
+// variables (scripts/with-database.mjs passes on what you configured). It only touches its own
+// rows (ids starting with "demo-") and deletes them at the end.
 import { randomUUID } from 'node:crypto'
 import { ConflictError, PostgresStorageAdapter } from '@smalltalk-ai/postgres-storage'
 
 const env = process.env
-const config = {
-  host: env.POSTGRES_HOST,
-  port: env.POSTGRES_PORT ? Number(env.POSTGRES_PORT) : undefined,
-  database: env.POSTGRES_DB,
-  user: env.POSTGRES_USER,
-  password: env.POSTGRES_PASSWORD,
-  poolSize: 8,
-}
+const config = { poolSize: 8 }
+// Where it connects, for the log: never the URL itself (it may hold a password).
+const where = env.DATABASE_URL
+  ? 'the server in DATABASE_URL'
+  : `${env.PGHOST ?? 'localhost'}:${env.PGPORT ?? 5432}/${env.PGDATABASE ?? 'smalltalk'}`
 const run = randomUUID().slice(0, 8)
 const say = (text) => console.log(text)
 const step = (title) => console.log(`\n== ${title}`)
@@ -57,7 +55,7 @@ try {
   step('initialize')
   const started = performance.now()
   await adapter.initialize()
-  say(`connected to ${config.host}:${config.port ?? 5432}/${config.database} in ${(performance.now() - started).toFixed(1)} ms`)
+  say(`connected to ${where} in ${(performance.now() - started).toFixed(1)} ms`)
   say(`healthCheck: ${JSON.stringify(await adapter.healthCheck())}`)
 
   step('save and read a session')

@@ -4,7 +4,7 @@
 // JS thread for long. A small batch runs in one go, with no added latency.
 
 /** Longest run of batch work between two turns of the event loop, in ms. */
-const SLICE_MS = 6
+const SLICE_MS = 4
 
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve))
 

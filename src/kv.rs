@@ -1,6 +1,5 @@
 //! Key-value queries. Values are JSON text; expired entries (ttl in the past) read as absent.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use deadpool_postgres::Object;
@@ -107,18 +106,10 @@ impl Work for GetValue {
   }
 
   async fn serve(store: &Store, client: &Object, group: &[Self], _attempt: u32) -> Result<Vec<Result<Self::Output>>> {
-    let op = Call(Self::METHOD).op();
     let keys: Vec<&str> = group.iter().map(|get| get.0.as_str()).collect();
-    let rows = store.query(client, &store.sql.kv.get_values, &[&keys], op).await?;
-    let mut found: HashMap<&str, &str> = HashMap::with_capacity(rows.len());
-    for row in &rows {
-      found.insert(column(row, "key", op)?, column::<RawJson<'_>>(row, "value", op)?.0);
-    }
-    Ok(
-      group
-        .iter()
-        .map(|get| Ok(found.get(get.0.as_str()).map(|json| json.to_string())))
-        .collect(),
-    )
+    let op = Call(Self::METHOD).op();
+    store
+      .json_by_key(client, &store.sql.kv.get_values, &keys, ("key", "value"), op)
+      .await
   }
 }

@@ -18,6 +18,7 @@ pub mod error;
 pub mod jsonb;
 pub mod kv;
 pub mod metrics;
+pub mod option_values;
 pub mod pool;
 pub mod retry;
 pub mod schema;

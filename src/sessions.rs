@@ -653,21 +653,11 @@ impl Work for GetSession {
   }
 
   async fn serve(store: &Store, client: &Object, group: &[Self], _attempt: u32) -> Result<Vec<Result<Self::Output>>> {
-    let op = Call(Self::METHOD).op();
     let ids: Vec<&str> = group.iter().map(|get| get.0.as_str()).collect();
-    let rows = store
-      .query(client, &store.sql.sessions.get_sessions, &[&ids], op)
-      .await?;
-    let mut found: HashMap<&str, &str> = HashMap::with_capacity(rows.len());
-    for row in &rows {
-      found.insert(column(row, "id", op)?, column::<RawJson<'_>>(row, "data", op)?.0);
-    }
-    Ok(
-      group
-        .iter()
-        .map(|get| Ok(found.get(get.0.as_str()).map(|json| json.to_string())))
-        .collect(),
-    )
+    let op = Call(Self::METHOD).op();
+    store
+      .json_by_key(client, &store.sql.sessions.get_sessions, &ids, ("id", "data"), op)
+      .await
   }
 }
 

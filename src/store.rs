@@ -2,6 +2,7 @@
 //! statement runner every query goes through (cached prepared statement or one-shot typed
 //! statement, error classification).
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
@@ -16,6 +17,7 @@ use tokio_postgres::{Row, Statement};
 use crate::coalesce::Queues;
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::jsonb::RawJson;
 use crate::metrics::Metrics;
 use crate::pool;
 use crate::schema::{Sql, Stmt};
@@ -310,6 +312,34 @@ impl Store {
     futures_util::pin_mut!(stream);
     while stream.try_next().await.map_err(pg_error)?.is_some() {}
     Ok(stream.rows_affected().unwrap_or(0))
+  }
+}
+
+impl Store {
+  /// For each of `keys` in order, the JSON `stmt` (`... WHERE <key> = ANY($1)`) returned for it in
+  /// `columns` (key column, JSON column), or `None`: one statement for a group of lookups.
+  pub async fn json_by_key(
+    &self,
+    client: &impl Conn,
+    stmt: &Stmt,
+    keys: &[&str],
+    (key_column, json_column): (&str, &str),
+    op: Op<'_>,
+  ) -> Result<Vec<Result<Option<String>>>> {
+    let rows = self.query(client, stmt, &[&keys], op).await?;
+    let mut found: HashMap<&str, &str> = HashMap::with_capacity(rows.len());
+    for row in &rows {
+      found.insert(
+        column(row, key_column, op)?,
+        column::<RawJson<'_>>(row, json_column, op)?.0,
+      );
+    }
+    Ok(
+      keys
+        .iter()
+        .map(|key| Ok(found.get(key).map(|json| json.to_string())))
+        .collect(),
+    )
   }
 }
 
