@@ -79,6 +79,20 @@ export async function rawClient(): Promise<pg.Client> {
   return client
 }
 
+/** Connections `target`'s server sees with this application_name (read-only: any server). */
+export async function connectionsNamed(target: pg.ClientConfig, applicationName: string): Promise<number> {
+  const client = new pg.Client(target)
+  await client.connect()
+  try {
+    const { rows } = await client.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1', [
+      applicationName,
+    ])
+    return rows[0].n
+  } finally {
+    await client.end()
+  }
+}
+
 /** Runs one SQL statement through a separate connection. */
 export async function sql<R extends pg.QueryResultRow = any>(text: string, params: unknown[] = []): Promise<R[]> {
   const client = await rawClient()

@@ -3,9 +3,9 @@
 // holding no server connection, and later calls reject with E_CLOSED, as after any close(). A new
 // initialize() after close() still reopens. The race is run many times with varying delays.
 // A throwaway cluster of our own (connections are counted in pg_stat_activity).
-import pg from 'pg'
 import { PostgresStorageAdapter, StorageError } from '@smalltalk-ai/postgres-storage'
 import { startThrowaway, type Throwaway } from '../scripts/postgres.mjs'
+import { connectionsNamed } from './helpers.js'
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -28,18 +28,7 @@ afterAll(async () => {
   await cluster?.stop()
 })
 
-async function connectionsOf(applicationName: string): Promise<number> {
-  const client = new pg.Client({ ...cluster.target })
-  await client.connect()
-  try {
-    const { rows } = await client.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1', [
-      applicationName,
-    ])
-    return rows[0].n
-  } finally {
-    await client.end()
-  }
-}
+const connectionsOf = (applicationName: string) => connectionsNamed({ ...cluster.target }, applicationName)
 
 /** Polls until the server shows no connection of `applicationName` (a closed socket takes a moment). */
 async function connectionsLeft(applicationName: string, withinMs = 3000): Promise<number> {

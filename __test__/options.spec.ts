@@ -6,23 +6,14 @@ import { fileURLToPath } from 'node:url'
 import pg from 'pg'
 import { PostgresStorageAdapter, ValidationError } from '@smalltalk-ai/postgres-storage'
 import type { PostgresConfig } from '@smalltalk-ai/postgres-storage'
-import { contractConfig, dropTables, makeSession } from './helpers.js'
+import { connectionsNamed, contractConfig, dropTables, makeSession } from './helpers.js'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-async function connectionsOf(applicationName: string): Promise<number> {
+function connectionsOf(applicationName: string): Promise<number> {
   const { host, port, database, user, password } = contractConfig()
-  const client = new pg.Client({ host: host as string, port: port as number, database, user, password })
-  await client.connect()
-  try {
-    const { rows } = await client.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1', [
-      applicationName,
-    ])
-    return rows[0].n
-  } finally {
-    await client.end()
-  }
+  return connectionsNamed({ host: host as string, port: port as number, database, user, password }, applicationName)
 }
 
 beforeAll(dropTables)

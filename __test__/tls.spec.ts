@@ -10,6 +10,7 @@ import pg from 'pg'
 import { PostgresStorageAdapter, StorageError } from '@smalltalk-ai/postgres-storage'
 import type { PostgresConfig } from '@smalltalk-ai/postgres-storage'
 import { startThrowaway, type Throwaway } from '../scripts/postgres.mjs'
+import { connectionsNamed } from './helpers.js'
 
 let dir: string
 let cluster: Throwaway
@@ -151,18 +152,7 @@ describe('ssl means what it meant on pg: verify unless told not to (issue 11)', 
   }
 
   /** Connections the server sees with this application_name. */
-  async function sessionsNamed(applicationName: string): Promise<number> {
-    const client = new pg.Client({ ...cluster.target })
-    await client.connect()
-    try {
-      const { rows } = await client.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1', [
-        applicationName,
-      ])
-      return rows[0].n
-    } finally {
-      await client.end()
-    }
-  }
+  const sessionsNamed = (applicationName: string) => connectionsNamed({ ...cluster.target }, applicationName)
 
   it('ssl: true refuses a certificate from an unknown CA, for another host name or the right one', async () => {
     await refusedCertificate({ ssl: true })
