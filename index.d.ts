@@ -188,9 +188,12 @@ export interface PostgresConfig {
   /** `pg`'s name for `applicationName`. */
   application_name?: string
   /**
-   * Client-side deadline on each call's whole work (waiting for a connection, statements, commit),
-   * in ms: past it the call fails with StorageError `E_TIMEOUT` and its connection is discarded, so
-   * a silent server or network path never hangs a call. Default `30000`.
+   * Deadline on each call's whole work (waiting for a connection, statements, commit), in ms: past
+   * it the call fails with StorageError `E_TIMEOUT` and its connection is discarded, so a silent
+   * server or network path never hangs a call. Writes carry it to the server (`SET LOCAL
+   * statement_timeout` in their own transaction), which stops them before it: a write that fails
+   * with `E_TIMEOUT` is never committed. A write sent into silence settles up to 1 s later, with
+   * `E_OUTCOME_UNKNOWN`. Default `30000`.
    */
   queryTimeoutMs?: number
   /** `pg`'s name for `queryTimeoutMs`. */
@@ -347,6 +350,10 @@ export interface HealthStatus {
  * - `E_CONFIG`: a bad option (constructor or `initialize(config)`); thrown as ValidationError.
  * - `E_CONNECTION`: the server is unreachable, refused the login or TLS, or dropped the connection.
  * - `E_TIMEOUT`: connecting, waiting for a pooled connection or the whole call (`queryTimeoutMs`) took too long, or the server cancelled a statement.
+ *   A write that fails with it wrote nothing, and never will: the server stopped and rolled it back.
+ * - `E_OUTCOME_UNKNOWN`: a write was sent and no answer came back (a silent server or network path, or a
+ *   connection lost mid-write and not recoverable in time): it may or may not be stored. Read it back before
+ *   retrying. Only writes fail with it.
  * - `E_CLOSED`: the adapter was used after `close()`.
  * - `E_NOT_INITIALIZED`: the adapter was used before `initialize()`.
  * - `E_CONFLICT`: a save whose `version` is not newer than the stored one; thrown as ConflictError.
@@ -359,6 +366,7 @@ export type ErrorCode =
   | 'E_CONFIG'
   | 'E_CONNECTION'
   | 'E_TIMEOUT'
+  | 'E_OUTCOME_UNKNOWN'
   | 'E_CLOSED'
   | 'E_NOT_INITIALIZED'
   | 'E_CONFLICT'

@@ -52,7 +52,7 @@ async function warmAdapter(): Promise<{ session: Session; applicationName: strin
     poolSize: 2,
     connectTimeoutMs: DEADLINE_MS,
     acquireTimeoutMs: DEADLINE_MS,
-    ...({ queryTimeoutMs: DEADLINE_MS } as any), // option added by issue 11
+    queryTimeoutMs: DEADLINE_MS,
   }
   adapter = new PostgresStorageAdapter(config)
   await adapter.initialize()
@@ -146,6 +146,24 @@ it('more concurrent calls than the pool holds, and a saveSession, each reject E_
   }
   expect(await storedVersion(session.id)).toBe(1)
   expect(await storedVersion(fresh.id)).toBeNull()
+})
+
+it('a save sent into the silence rejects E_OUTCOME_UNKNOWN, not E_TIMEOUT: it may have landed', async () => {
+  const { session } = await warmAdapter()
+  proxy.silence()
+  // A free pooled connection takes the save at once: it is on the wire when the path goes quiet,
+  // and no verdict can come back, so the adapter cannot say it was not written.
+  const settled = await settle(adapter.saveSession({ ...session, version: 2 }))
+  console.log(`silent peer: a save in flight settled (${settled.outcome}) after ${settled.ms} ms`)
+  expect(settled.outcome).toBe('rejected')
+  const error = (settled as { error: StorageError }).error
+  expect(error).toBeInstanceOf(StorageError)
+  expect(error.code).toBe('E_OUTCOME_UNKNOWN')
+  expect(error.message).toMatch(/may or may not be stored/)
+  expect(settled.ms).toBeGreaterThanOrEqual(DEADLINE_MS - 100)
+  expect(settled.ms).toBeLessThan(SETTLE_BOUND_MS)
+  // Here the silence swallowed the request: the stored row is the acknowledged one.
+  expect(await storedVersion(session.id)).toBe(1)
 })
 
 it('healthCheck on a silent peer resolves { healthy: false } in time', async () => {

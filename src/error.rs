@@ -29,6 +29,12 @@ pub enum Error {
     sqlstate: Option<String>,
   },
 
+  /// A write whose request reached, or may have reached, the server, with no answer to tell
+  /// whether it committed: the connection went silent or was lost and the outcome could not be
+  /// read back. The only failure of a write that does not mean "nothing was written".
+  #[error("{context}: {message}")]
+  OutcomeUnknown { context: String, message: String },
+
   /// The adapter was closed; call `initialize()` to open it again.
   #[error("{context}: the adapter is closed")]
   Closed { context: String },
@@ -68,6 +74,7 @@ impl Error {
       Error::Config { .. } => "E_CONFIG",
       Error::Connection { .. } => "E_CONNECTION",
       Error::Timeout { .. } => "E_TIMEOUT",
+      Error::OutcomeUnknown { .. } => "E_OUTCOME_UNKNOWN",
       Error::Closed { .. } => "E_CLOSED",
       Error::NotInitialized { .. } => "E_NOT_INITIALIZED",
       Error::Conflict { .. } => "E_CONFLICT",
@@ -97,6 +104,18 @@ impl Error {
       } => lost_connection(&SqlState::from_code(state)),
       _ => false,
     }
+  }
+
+  /// True when PostgreSQL gave up waiting for a row or table lock (`lock_timeout`).
+  pub fn is_lock_wait(&self) -> bool {
+    self.sqlstate() == Some(SqlState::LOCK_NOT_AVAILABLE.code())
+  }
+
+  /// True when this failure of a write, after an earlier attempt of it was lost in flight, still
+  /// says nothing of that attempt: a conflict or a refused input are decided by the stored row or
+  /// the input, whatever the earlier attempt did; anything else leaves its outcome open.
+  pub fn leaves_earlier_write_open(&self) -> bool {
+    !matches!(self, Error::Conflict { .. } | Error::Validation { .. })
   }
 
   /// Shorthand for a validation error naming `field`.
@@ -215,7 +234,10 @@ impl Error {
       Error::Validation { field, .. } | Error::Config { field, .. } => {
         details.insert("field".into(), json!(field));
       }
-      Error::Connection { message, .. } | Error::Timeout { message, .. } | Error::Query { message, .. } => {
+      Error::Connection { message, .. }
+      | Error::Timeout { message, .. }
+      | Error::OutcomeUnknown { message, .. }
+      | Error::Query { message, .. } => {
         details.insert("cause".into(), json!(message));
       }
       Error::Closed { .. } | Error::NotInitialized { .. } => {}

@@ -4,10 +4,10 @@ use std::sync::Arc;
 
 use deadpool_postgres::Object;
 
-use crate::coalesce::{Coalescer, Work};
+use crate::coalesce::{Coalescer, Served, Work};
 use crate::error::Result;
 use crate::jsonb::{JsonText, RawJson};
-use crate::retry::with_client;
+use crate::retry::{with_client, Attempt};
 use crate::schema::statements;
 use crate::store::{column, Call, Store};
 
@@ -35,15 +35,9 @@ impl Store {
   /// Stores `json` under `key`; `ttl_seconds` from now, or never expiring when `None`.
   pub async fn set_value(&self, call: Call, key: &str, json: &str, ttl_seconds: Option<f64>) -> Result<()> {
     let op = call.on(key);
-    with_client!(self, op, |client| async {
-      self
-        .execute(
-          &client,
-          &self.sql.kv.set_value,
-          &[&key, &JsonText(json), &ttl_seconds],
-          op,
-        )
-        .await
+    with_client!(self, op, |client, attempt| async {
+      let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&key, &JsonText(json), &ttl_seconds];
+      self.write(&client, attempt, &self.sql.kv.set_value, &params, op).await
     })?;
     Ok(())
   }
@@ -52,7 +46,7 @@ impl Store {
   /// with the concurrent reads.
   pub async fn get_value(self: &Arc<Self>, call: Call, key: String) -> Result<Option<String>> {
     if let Some(queues) = self.queues_if_busy() {
-      return queues.get_value.join(self, GetValue(key)).await;
+      return queues.get_value.join(self, GetValue(key), self.deadline()).await;
     }
     let op = call.on(&key);
     with_client!(self, op, |client| async {
@@ -66,9 +60,12 @@ impl Store {
   /// Deletes an entry; true only when a live (unexpired) entry was deleted.
   pub async fn delete_value(&self, call: Call, key: &str) -> Result<bool> {
     let op = call.on(key);
-    with_client!(self, op, |client| async {
-      match self.query_opt(&client, &self.sql.kv.delete_value, &[&key], op).await? {
-        Some(row) => column(&row, "live", op),
+    with_client!(self, op, |client, attempt| async {
+      let written = self
+        .write(&client, attempt, &self.sql.kv.delete_value, &[&key], op)
+        .await?;
+      match written.rows.first() {
+        Some(row) => column(row, "live", op),
         None => Ok(false),
       }
     })
@@ -88,8 +85,13 @@ impl Store {
   /// Deletes expired entries; the number deleted.
   pub async fn purge_expired(&self, call: Call) -> Result<u64> {
     let op = call.op();
-    with_client!(self, op, |client| async {
-      self.execute(&client, &self.sql.kv.purge_expired, &[], op).await
+    with_client!(self, op, |client, attempt| async {
+      Ok(
+        self
+          .write(&client, attempt, &self.sql.kv.purge_expired, &[], op)
+          .await?
+          .count,
+      )
     })
   }
 }
@@ -105,11 +107,17 @@ impl Work for GetValue {
     store.queues.as_ref().map(|queues| &queues.get_value)
   }
 
-  async fn serve(store: &Store, client: &Object, group: &[Self], _attempt: u32) -> Result<Vec<Result<Self::Output>>> {
+  async fn serve(
+    store: &Store,
+    client: &Object,
+    group: &[Self],
+    _attempt: &Attempt,
+  ) -> Result<Vec<Served<Self::Output>>> {
     let keys: Vec<&str> = group.iter().map(|get| get.0.as_str()).collect();
     let op = Call(Self::METHOD).op();
     store
       .json_by_key(client, &store.sql.kv.get_values, &keys, ("key", "value"), op)
       .await
+      .map(Served::all_done)
   }
 }

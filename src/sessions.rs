@@ -5,13 +5,14 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use deadpool_postgres::Object;
+use tokio::time::Instant;
 
 use tokio_postgres::types::ToSql;
 
-use crate::coalesce::{Coalescer, Work};
+use crate::coalesce::{Coalescer, Served, Work};
 use crate::error::{Error, Result};
 use crate::jsonb::{JsonText, RawJson};
-use crate::retry::with_client;
+use crate::retry::{with_client, Attempt};
 use crate::schema::statements;
 use crate::store::{column, Call, Conn, Op, Store};
 
@@ -193,21 +194,31 @@ fn push_json_string(out: &mut String, text: &str) {
 
 impl Store {
   /// Upserts one session if its version is newer than the stored one; otherwise `E_CONFLICT`.
-  /// Run again on a lost connection; a rerun that finds this very save already stored succeeds.
-  /// While the pool is busy it is saved with the concurrent saves of other sessions.
+  /// Saves of one id are applied in call order (each waits for the one before it to finish). Run
+  /// again on a lost connection; a rerun that finds this very save already stored succeeds. While
+  /// the pool is busy it is saved with the concurrent saves of other sessions.
   pub async fn save_session(self: &Arc<Self>, call: Call, session: SessionInput) -> Result<()> {
+    let deadline = self.deadline();
+    let Ok(_turn) = tokio::time::timeout_at(deadline, self.turns.take(&session.id)).await else {
+      return Err(self.deadline_passed(call.on(&session.id)));
+    };
     if let Some(queues) = self.queues_if_busy() {
-      return queues.save_session.join(self, SaveSession(session)).await;
+      return queues.save_session.join(self, SaveSession(session), deadline).await;
     }
+    self.save_alone(call, &session, deadline).await
+  }
+
+  /// One save on a connection of its own, by `deadline`.
+  async fn save_alone(&self, call: Call, session: &SessionInput, deadline: Instant) -> Result<()> {
     let op = call.on(&session.id);
-    with_client!(self, op, |client, attempt| async {
-      self.save_one(&client, &session, attempt, op).await
+    with_client!(self, op, deadline, None, |client, attempt| async {
+      self.save_one(&client, session, attempt, op).await
     })
   }
 
-  /// One version-guarded upsert on `client`; `attempt > 1` when an earlier attempt may have
-  /// committed it before its connection was lost.
-  async fn save_one(&self, client: &Object, session: &SessionInput, attempt: u32, op: Op<'_>) -> Result<()> {
+  /// One version-guarded upsert on `client`; `attempt.number > 1` when an earlier attempt may
+  /// have committed it before its connection was lost.
+  async fn save_one(&self, client: &Object, session: &SessionInput, attempt: &Attempt, op: Op<'_>) -> Result<()> {
     let sql = &self.sql.sessions;
     for _ in 0..CONFLICT_RETRIES {
       let params: [&(dyn ToSql + Sync); 5] = [
@@ -217,10 +228,10 @@ impl Store {
         &session.created_at,
         &session.updated_at,
       ];
-      if self.execute(client, &sql.save_session, &params, op).await? == 1 {
+      if self.write(client, attempt, &sql.save_session, &params, op).await?.count == 1 {
         return Ok(());
       }
-      if attempt > 1 && self.already_applied(client, std::slice::from_ref(session), op).await? {
+      if attempt.number > 1 && self.already_applied(client, std::slice::from_ref(session), op).await? {
         return Ok(());
       }
       let stored = self.query_opt(client, &sql.stored_version, &[&session.id], op).await?;
@@ -241,9 +252,10 @@ impl Store {
   }
 
   /// Saves concurrent `saveSession` calls with one version-guarded upsert (rows locked in id
-  /// order): each caller gets its own outcome, a conflict fails only its own call, and if the
-  /// statement fails for another reason each session is saved alone.
-  async fn save_group(&self, client: &Object, group: &[SaveSession], attempt: u32) -> Result<Vec<Result<()>>> {
+  /// order) that waits at most `attempt.lock_wait` for a lock: each caller gets its own outcome, a
+  /// conflict fails only its own call, and if the statement fails for another reason (a bad row,
+  /// a locked row) each session is saved on its own, a locked one alone by its own deadline.
+  async fn save_group(&self, client: &Object, group: &[SaveSession], attempt: &Attempt) -> Result<Vec<Served<()>>> {
     let call = Call(SaveSession::METHOD);
     let op = call.op();
     let mut in_id_order: Vec<&SessionInput> = group.iter().map(|save| &save.0).collect();
@@ -255,21 +267,24 @@ impl Store {
     let updated: Vec<SystemTime> = in_id_order.iter().map(|s| s.updated_at).collect();
     let sql = &self.sql.sessions;
     let rows = match self
-      .query(
+      .write(
         client,
+        attempt,
         &sql.save_sessions,
         &[&ids, &jsons, &versions, &created, &updated],
         op,
       )
       .await
     {
-      Ok(rows) => rows,
+      Ok(written) => written.rows,
       Err(error) if error.is_connection_loss() || error.is_transient() => return Err(error),
       Err(_) => {
-        // One bad row fails the statement: save each alone, so that it fails only its own call.
+        // One bad or locked row fails the statement (and writes nothing): save each on its own,
+        // so that it fails or waits only for its own call.
         let mut outcomes = Vec::with_capacity(group.len());
         for save in group {
-          outcomes.push(self.save_one(client, &save.0, attempt, call.on(&save.0.id)).await);
+          let outcome = self.save_one(client, &save.0, attempt, call.on(&save.0.id)).await;
+          outcomes.push(Served::member(outcome)?);
         }
         return Ok(outcomes);
       }
@@ -301,18 +316,18 @@ impl Store {
     for save in group {
       let session = &save.0;
       outcomes.push(if written.contains(session.id.as_str()) {
-        Ok(())
+        Served::Done(Ok(()))
       } else {
         match stored.get(&session.id) {
           // A rerun after a lost connection finds its own earlier commit.
-          Some(&(version, true)) if attempt > 1 && version == session.version => Ok(()),
-          Some(&(version, _)) => Err(Error::Conflict {
+          Some(&(version, true)) if attempt.number > 1 && version == session.version => Served::Done(Ok(())),
+          Some(&(version, _)) => Served::Done(Err(Error::Conflict {
             id: session.id.clone(),
             attempted: i64::from(session.version),
             stored: i64::from(version),
-          }),
-          // Deleted between the upsert and the look-up: save it alone.
-          None => self.save_one(client, session, attempt, call.on(&session.id)).await,
+          })),
+          // Deleted between the upsert and the look-up: save it on its own.
+          None => Served::member(self.save_one(client, session, attempt, call.on(&session.id)).await)?,
         }
       });
     }
@@ -354,29 +369,31 @@ impl Store {
     let versions: Vec<i32> = in_id_order.iter().map(|s| s.version).collect();
     let created: Vec<SystemTime> = in_id_order.iter().map(|s| s.created_at).collect();
     let updated: Vec<SystemTime> = in_id_order.iter().map(|s| s.updated_at).collect();
-    let pg_error = |e: tokio_postgres::Error| Error::from_pg(op, &e);
 
     with_client!(self, op, |client, attempt| async {
-      let transaction = client.transaction().await.map_err(pg_error)?;
-      let rows = self
-        .query(
-          &transaction,
+      let written = self
+        .write_begun(
+          &client,
+          attempt,
           &self.sql.sessions.save_sessions,
           &[&ids, &jsons, &versions, &created, &updated],
           op,
         )
         .await?;
-      if rows.len() == sessions.len() {
-        transaction.commit().await.map_err(pg_error)?;
-        return Ok(rows.len() as u32);
+      if written.rows.len() == sessions.len() {
+        self.end_write(&client, true, op).await?;
+        return Ok(sessions.len() as u32);
       }
       // Nothing of this batch may be written: decide what to report, then roll back.
-      let outcome = if attempt > 1 && self.already_applied(&transaction, sessions, op).await? {
-        Ok(sessions.len() as u32)
-      } else {
-        Err(self.batch_conflict(&transaction, call, sessions, &rows).await?)
-      };
-      transaction.rollback().await.map_err(pg_error)?;
+      let outcome = async {
+        if attempt.number > 1 && self.already_applied(&client, sessions, op).await? {
+          Ok(sessions.len() as u32)
+        } else {
+          Err(self.batch_conflict(&client, call, sessions, &written.rows).await?)
+        }
+      }
+      .await;
+      self.end_write(&client, false, op).await?;
       outcome
     })
   }
@@ -417,7 +434,7 @@ impl Store {
   /// One session's JSON, or `None`. While the pool is busy it is read with the concurrent reads.
   pub async fn get_session(self: &Arc<Self>, call: Call, id: String) -> Result<Option<String>> {
     if let Some(queues) = self.queues_if_busy() {
-      return queues.get_session.join(self, GetSession(id)).await;
+      return queues.get_session.join(self, GetSession(id), self.deadline()).await;
     }
     let op = call.on(&id);
     with_client!(self, op, |client| async {
@@ -449,14 +466,21 @@ impl Store {
     Ok(out)
   }
 
-  /// Deletes one session; true when a row was deleted.
+  /// Deletes one session; true when a row was deleted. Applied in call order with the saves of
+  /// the same id.
   pub async fn delete_session(&self, call: Call, id: &str) -> Result<bool> {
     let op = call.on(id);
-    with_client!(self, op, |client| async {
+    let deadline = self.deadline();
+    let Ok(_turn) = tokio::time::timeout_at(deadline, self.turns.take(id)).await else {
+      return Err(self.deadline_passed(op));
+    };
+    with_client!(self, op, deadline, None, |client, attempt| async {
+      let sql = &self.sql.sessions;
       Ok(
         self
-          .execute(&client, &self.sql.sessions.delete_session, &[&id], op)
+          .write(&client, attempt, &sql.delete_session, &[&id], op)
           .await?
+          .count
           > 0,
       )
     })
@@ -468,17 +492,21 @@ impl Store {
       return Ok(0);
     }
     let op = call.op();
-    with_client!(self, op, |client| async {
-      self
-        .execute(&client, &self.sql.sessions.delete_sessions, &[&ids], op)
-        .await
+    with_client!(self, op, |client, attempt| async {
+      let sql = &self.sql.sessions;
+      Ok(
+        self
+          .write(&client, attempt, &sql.delete_sessions, &[&ids], op)
+          .await?
+          .count,
+      )
     })
   }
 
   /// Whether a session exists. While the pool is busy it is asked with the concurrent calls.
   pub async fn has_session(self: &Arc<Self>, call: Call, id: String) -> Result<bool> {
     if let Some(queues) = self.queues_if_busy() {
-      return queues.has_session.join(self, HasSession(id)).await;
+      return queues.has_session.join(self, HasSession(id), self.deadline()).await;
     }
     let op = call.on(&id);
     with_client!(self, op, |client| async {
@@ -544,11 +572,12 @@ impl Store {
   pub async fn clear(&self, call: Call, before: Option<SystemTime>) -> Result<u64> {
     let op = call.op();
     let sql = &self.sql.sessions;
-    with_client!(self, op, |client| async {
-      match before {
-        Some(before) => self.execute(&client, &sql.clear_before, &[&before], op).await,
-        None => self.execute(&client, &sql.clear_all, &[], op).await,
-      }
+    with_client!(self, op, |client, attempt| async {
+      let written = match before {
+        Some(before) => self.write(&client, attempt, &sql.clear_before, &[&before], op).await?,
+        None => self.write(&client, attempt, &sql.clear_all, &[], op).await?,
+      };
+      Ok(written.count)
     })
   }
 
@@ -559,20 +588,22 @@ impl Store {
     let tables = &self.sql.tables;
     let pg_error = |e: tokio_postgres::Error| Error::from_pg(op, &e);
     let row = with_client!(self, op, |client| async {
-      let transaction = client.transaction().await.map_err(pg_error)?;
-      transaction
-        .batch_execute("SET LOCAL enable_seqscan = off; SET LOCAL work_mem = '64MB'")
+      client
+        .batch_execute("BEGIN; SET LOCAL enable_seqscan = off; SET LOCAL work_mem = '64MB'")
         .await
         .map_err(pg_error)?;
       let rows = self
         .query(
-          &transaction,
+          &client,
           &self.sql.sessions.stats,
           &[&tables.sessions, &tables.key_value],
           op,
         )
-        .await?;
-      transaction.commit().await.map_err(pg_error)?;
+        .await;
+      // Ends the transaction either way (COMMIT of a failed one rolls it back).
+      let ended = client.batch_execute("COMMIT").await.map_err(pg_error);
+      let rows = rows?;
+      ended?;
       Ok(rows.into_iter().next())
     })?;
     let Some(row) = row else {
@@ -652,12 +683,18 @@ impl Work for GetSession {
     store.queues.as_ref().map(|queues| &queues.get_session)
   }
 
-  async fn serve(store: &Store, client: &Object, group: &[Self], _attempt: u32) -> Result<Vec<Result<Self::Output>>> {
+  async fn serve(
+    store: &Store,
+    client: &Object,
+    group: &[Self],
+    _attempt: &Attempt,
+  ) -> Result<Vec<Served<Self::Output>>> {
     let ids: Vec<&str> = group.iter().map(|get| get.0.as_str()).collect();
     let op = Call(Self::METHOD).op();
     store
       .json_by_key(client, &store.sql.sessions.get_sessions, &ids, ("id", "data"), op)
       .await
+      .map(Served::all_done)
   }
 }
 
@@ -672,7 +709,12 @@ impl Work for HasSession {
     store.queues.as_ref().map(|queues| &queues.has_session)
   }
 
-  async fn serve(store: &Store, client: &Object, group: &[Self], _attempt: u32) -> Result<Vec<Result<Self::Output>>> {
+  async fn serve(
+    store: &Store,
+    client: &Object,
+    group: &[Self],
+    _attempt: &Attempt,
+  ) -> Result<Vec<Served<Self::Output>>> {
     let op = Call(Self::METHOD).op();
     let ids: Vec<&str> = group.iter().map(|has| has.0.as_str()).collect();
     let rows = store
@@ -682,7 +724,12 @@ impl Work for HasSession {
       .iter()
       .filter_map(|row| row.try_get::<_, &str>("id").ok())
       .collect();
-    Ok(group.iter().map(|has| Ok(existing.contains(has.0.as_str()))).collect())
+    Ok(
+      group
+        .iter()
+        .map(|has| Served::Done(Ok(existing.contains(has.0.as_str()))))
+        .collect(),
+    )
   }
 }
 
@@ -700,16 +747,25 @@ impl Work for SaveSession {
     store.queues.as_ref().map(|queues| &queues.save_session)
   }
 
-  /// Two saves of one id never share a statement (the later waits for the next group, keeping
-  /// their order), and a group stays under [`MAX_SAVE_GROUP_BYTES`].
+  /// Two saves of one id never share a statement (turns keep them apart already: see
+  /// `Store::turns`), and a group stays under [`MAX_SAVE_GROUP_BYTES`].
   fn fits(&self, group: &[Self]) -> bool {
     let bytes: usize = group.iter().map(|save| save.0.json.len()).sum();
     (group.is_empty() || bytes + self.0.json.len() <= MAX_SAVE_GROUP_BYTES)
       && group.iter().all(|save| save.0.id != self.0.id)
   }
 
-  async fn serve(store: &Store, client: &Object, group: &[Self], attempt: u32) -> Result<Vec<Result<Self::Output>>> {
+  async fn serve(
+    store: &Store,
+    client: &Object,
+    group: &[Self],
+    attempt: &Attempt,
+  ) -> Result<Vec<Served<Self::Output>>> {
     store.save_group(client, group, attempt).await
+  }
+
+  async fn alone(store: Arc<Store>, work: Self, deadline: Instant) -> Result<Self::Output> {
+    store.save_alone(Call(Self::METHOD), &work.0, deadline).await
   }
 }
 

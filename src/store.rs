@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -20,7 +21,9 @@ use crate::error::{Error, Result};
 use crate::jsonb::RawJson;
 use crate::metrics::Metrics;
 use crate::pool;
+use crate::retry::Attempt;
 use crate::schema::{Sql, Stmt};
+use crate::tls;
 
 /// A public method being served, by its JS name: it names the call in errors and metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +79,10 @@ pub struct Store {
   pub config: Config,
   /// Calls waiting to be served in groups (`None` with `coalesce: false`).
   pub queues: Option<Queues>,
+  /// The per-session order of writes: one in flight per id, the next waiting its turn.
+  pub turns: Turns,
+  /// TLS for cancel requests, as for connections (`None` with `sslMode: 'disable'`).
+  cancel_tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
 }
 
 impl Store {
@@ -88,6 +95,11 @@ impl Store {
       background: Mutex::new(Vec::new()),
       sql: Sql::new(config.options.schema.as_ref().map(|name| name.0.as_str())),
       queues: config.options.coalesce.0.then(Queues::default),
+      turns: Turns::default(),
+      cancel_tls: match config.tls.mode {
+        crate::config::SslMode::Disable => None,
+        _ => Some(tls::connector(&config.tls)?),
+      },
       config,
     })
   }
@@ -175,6 +187,31 @@ impl Store {
       ),
       sqlstate: None,
     }
+  }
+
+  /// The error of a write whose commit can be neither confirmed nor ruled out.
+  pub fn outcome_unknown(&self, op: Op<'_>, why: &str) -> Error {
+    Error::OutcomeUnknown {
+      context: op.to_string(),
+      message: format!(
+        "{why} ({}; queryTimeoutMs {} ms): the write may or may not be stored; read it back before retrying",
+        self.servers, self.config.options.query_timeout_ms.0 .0
+      ),
+    }
+  }
+
+  /// Asks the server, on a connection of its own, to cancel what `client` is running. Best
+  /// effort and in the background: the caller waits for the cancelled statement's own answer.
+  pub fn cancel_in_flight(&self, client: &Object) {
+    let token = client.cancel_token();
+    let tls = self.cancel_tls.clone();
+    let bound = self.config.connect_timeout;
+    tokio::spawn(async move {
+      let _ = match tls {
+        Some(tls) => tokio::time::timeout(bound, token.cancel_query(tls)).await,
+        None => tokio::time::timeout(bound, token.cancel_query(tokio_postgres::NoTls)).await,
+      };
+    });
   }
 
   /// Forgets every connection's prepared statements (after the tables may have been recreated).
@@ -315,6 +352,180 @@ impl Store {
   }
 }
 
+/// What a write statement returned: its rows (`RETURNING`) and how many rows it affected.
+pub struct Written {
+  /// The rows it returned.
+  pub rows: Vec<Row>,
+  /// The rows it inserted, updated or deleted.
+  pub count: u64,
+}
+
+impl Store {
+  /// Runs one write statement as a transaction of its own that the server ends by the attempt's
+  /// deadline (see [`Attempt::begin_sql`]), and commits it: `BEGIN` with the timeouts, the
+  /// statement and `COMMIT` go to the server in one flight (one round trip). A statement the
+  /// server stopped leaves nothing (its transaction rolls back) and fails with `E_TIMEOUT`.
+  pub async fn write(
+    &self,
+    client: &Object,
+    attempt: &Attempt,
+    stmt: &Stmt,
+    params: &Params<'_>,
+    op: Op<'_>,
+  ) -> Result<Written> {
+    self.write_in_transaction(client, attempt, stmt, params, op, true).await
+  }
+
+  /// [`write`](Self::write) without the `COMMIT`: the transaction stays open for the caller to
+  /// end with `COMMIT` or `ROLLBACK`.
+  pub async fn write_begun(
+    &self,
+    client: &Object,
+    attempt: &Attempt,
+    stmt: &Stmt,
+    params: &Params<'_>,
+    op: Op<'_>,
+  ) -> Result<Written> {
+    self
+      .write_in_transaction(client, attempt, stmt, params, op, false)
+      .await
+  }
+
+  async fn write_in_transaction(
+    &self,
+    client: &Object,
+    attempt: &Attempt,
+    stmt: &Stmt,
+    params: &Params<'_>,
+    op: Op<'_>,
+    commit: bool,
+  ) -> Result<Written> {
+    let statement_timeout = self.config.options.statement_timeout_ms.map(|ms| ms.duration());
+    let begin = attempt
+      .begin_sql(statement_timeout)
+      .ok_or_else(|| self.deadline_passed(op))?;
+    // Prepared first (on a cache miss, a round trip of its own): the three requests below must
+    // leave in order, each sent when its future is first polled.
+    let statement = match self.config.options.statement_cache.0 {
+      true => Some(self.prepared(client, stmt, op).await?),
+      false => None,
+    };
+    let pg: &tokio_postgres::Client = client;
+    let pg_error = |e: tokio_postgres::Error| Error::from_pg(op, &e);
+    let run = async {
+      let stream = match &statement {
+        Some(statement) => pg.query_raw(statement, params.iter().copied()).await,
+        None => pg.query_typed_raw(&stmt.text, typed(stmt, params)).await,
+      }
+      .map_err(pg_error)?;
+      futures_util::pin_mut!(stream);
+      let mut rows = Vec::new();
+      while let Some(row) = stream.try_next().await.map_err(pg_error)? {
+        rows.push(row);
+      }
+      Ok(Written {
+        count: stream.rows_affected().unwrap_or(0),
+        rows,
+      })
+    };
+    let end = async {
+      match commit {
+        // On a transaction the statement aborted, COMMIT rolls back (and succeeds).
+        true => pg.batch_execute("COMMIT").await.map_err(pg_error),
+        false => Ok(()),
+      }
+    };
+    attempt.sending_write();
+    let (begun, written, ended) = futures_util::join!(pg.batch_execute(&begin), run, end);
+    let outcome = begun.map_err(pg_error).and(written);
+    if !commit {
+      if let Err(error) = &outcome {
+        // The failed statement left its transaction open (and aborted): end it here.
+        if !error.is_connection_loss() {
+          self.end_write(client, false, op).await?;
+        }
+      }
+    }
+    let written = outcome?;
+    ended?;
+    Ok(written)
+  }
+
+  /// Ends the transaction [`write_begun`](Self::write_begun) opened.
+  pub async fn end_write(&self, client: &Object, commit: bool, op: Op<'_>) -> Result<()> {
+    let pg: &tokio_postgres::Client = client;
+    pg.batch_execute(if commit { "COMMIT" } else { "ROLLBACK" })
+      .await
+      .map_err(|e| Error::from_pg(op, &e))
+  }
+}
+
+/// The order of writes to one session: while one is in flight, the next for the same id waits
+/// its turn, and turns are given in the order they were asked for (the calls' order).
+#[derive(Default)]
+pub struct Turns {
+  held: Mutex<HashMap<String, Line>>,
+}
+
+/// The writes to one session in flight or waiting: the lock they take turns on, and how many.
+type Line = (Arc<tokio::sync::Mutex<()>>, usize);
+
+/// A write's turn on one session: held until dropped.
+pub struct Turn<'a> {
+  turns: &'a Turns,
+  id: String,
+  guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Turns {
+  /// Waits for the turn on `id`: after every write to it asked for earlier.
+  pub fn take<'a>(&'a self, id: &str) -> impl Future<Output = Turn<'a>> + Send + 'a {
+    let mutex = {
+      let mut held = lock(&self.held);
+      let entry = held.entry(id.to_owned()).or_default();
+      entry.1 += 1;
+      entry.0.clone()
+    };
+    // Counted before waiting, so that a wait given up on (its future dropped) is uncounted too.
+    let mut turn = Turn {
+      turns: self,
+      id: id.to_owned(),
+      guard: None,
+    };
+    async move {
+      turn.guard = Some(mutex.lock_owned().await);
+      turn
+    }
+  }
+
+  /// Sessions with a write in flight or waiting.
+  pub fn len(&self) -> usize {
+    lock(&self.held).len()
+  }
+
+  /// Whether no session has a write in flight.
+  pub fn is_empty(&self) -> bool {
+    self.len() == 0
+  }
+}
+
+impl Drop for Turn<'_> {
+  fn drop(&mut self) {
+    let mut held = lock(&self.turns.held);
+    self.guard = None;
+    if let Some(entry) = held.get_mut(&self.id) {
+      entry.1 -= 1;
+      if entry.1 == 0 {
+        held.remove(&self.id);
+      }
+    }
+  }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+  mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 impl Store {
   /// For each of `keys` in order, the JSON `stmt` (`... WHERE <key> = ANY($1)`) returned for it in
   /// `columns` (key column, JSON column), or `None`: one statement for a group of lookups.
@@ -325,7 +536,7 @@ impl Store {
     keys: &[&str],
     (key_column, json_column): (&str, &str),
     op: Op<'_>,
-  ) -> Result<Vec<Result<Option<String>>>> {
+  ) -> Result<Vec<Option<String>>> {
     let rows = self.query(client, stmt, &[&keys], op).await?;
     let mut found: HashMap<&str, &str> = HashMap::with_capacity(rows.len());
     for row in &rows {
@@ -337,7 +548,7 @@ impl Store {
     Ok(
       keys
         .iter()
-        .map(|key| Ok(found.get(key).map(|json| json.to_string())))
+        .map(|key| found.get(key).map(|json| json.to_string()))
         .collect(),
     )
   }
@@ -346,4 +557,49 @@ impl Store {
 /// Reads a column by name, turning a type mismatch into `E_QUERY` instead of a panic.
 pub fn column<'a, T: tokio_postgres::types::FromSql<'a>>(row: &'a Row, name: &str, op: Op<'_>) -> Result<T> {
   row.try_get(name).map_err(|e| Error::from_pg(op, &e))
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  #[tokio::test]
+  async fn turns_on_one_id_are_given_in_the_order_asked_and_leave_nothing_behind() {
+    let turns = Arc::new(Turns::default());
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let first = turns.take("a").await;
+    let mut waiting = Vec::new();
+    for index in 0..5 {
+      let turns = turns.clone();
+      let order = order.clone();
+      let mut task = boxed(async move {
+        let _turn = turns.take("a").await;
+        lock(&order).push(index);
+      });
+      // Each asks in turn (first poll), then all wait behind `first`.
+      assert!(futures_util::poll!(&mut task).is_pending());
+      waiting.push(task);
+    }
+    let other = turns.take("b").await;
+    assert_eq!(turns.len(), 2);
+    drop(first);
+    futures_util::future::join_all(waiting).await;
+    assert_eq!(*lock(&order), vec![0, 1, 2, 3, 4]);
+    drop(other);
+    assert!(turns.is_empty());
+  }
+
+  #[tokio::test]
+  async fn a_turn_given_up_on_while_waiting_leaves_nothing_behind() {
+    let turns = Turns::default();
+    let held = turns.take("a").await;
+    let gave_up = tokio::time::timeout(Duration::from_millis(10), turns.take("a")).await;
+    assert!(gave_up.is_err());
+    drop(held);
+    assert!(turns.is_empty());
+  }
+
+  fn boxed<F: Future<Output = ()>>(future: F) -> std::pin::Pin<Box<F>> {
+    Box::pin(future)
+  }
 }
