@@ -190,10 +190,10 @@ export interface PostgresConfig {
   /**
    * Deadline on each call's whole work (waiting for a connection, statements, commit), in ms: past
    * it the call fails with StorageError `E_TIMEOUT` and its connection is discarded, so a silent
-   * server or network path never hangs a call. Writes carry it to the server (`SET LOCAL
-   * statement_timeout` in their own transaction), which stops them before it: a write that fails
-   * with `E_TIMEOUT` is never committed. A write sent into silence settles up to 1 s later, with
-   * `E_OUTCOME_UNKNOWN`. Default `30000`.
+   * server or network path never hangs a call. A write still running at the deadline is cancelled
+   * on the server, and fails with `E_TIMEOUT` only once the server says it rolled back: it is never
+   * committed later. A write sent into silence settles 1 s later, with `E_OUTCOME_UNKNOWN`.
+   * Default `30000`.
    */
   queryTimeoutMs?: number
   /** `pg`'s name for `queryTimeoutMs`. */

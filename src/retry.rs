@@ -2,9 +2,11 @@
 //! a connection lost under the call, or silent past the deadline, is discarded and never returned
 //! to the pool; a transaction PostgreSQL aborted as a deadlock or serialization failure runs again.
 //!
-//! A write also carries the deadline to the server (see [`Attempt::begin_sql`]): the server stops
-//! it before the caller's deadline, so a write that fails with `E_TIMEOUT` never commits later. A
-//! write whose answer never came back fails with `E_OUTCOME_UNKNOWN` instead.
+//! A write's deadline is the server's too: a write still running at the deadline is cancelled on
+//! the server and the call waits for the server's verdict (rolled back: `E_TIMEOUT`; committed
+//! first: success), and writes in a transaction carry the deadline with them (see
+//! [`Attempt::begin_sql`]). So a write that fails with `E_TIMEOUT` never commits later; one whose
+//! verdict never came fails with `E_OUTCOME_UNKNOWN` instead.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -37,6 +39,7 @@ pub struct Attempt {
   /// The longest wait for a lock a write may take (coalesced groups); `None`: up to the deadline.
   pub lock_wait: Option<Duration>,
   write_sent: AtomicBool,
+  cancel_sent: AtomicBool,
 }
 
 impl Attempt {
@@ -47,6 +50,7 @@ impl Attempt {
       deadline,
       lock_wait,
       write_sent: AtomicBool::new(false),
+      cancel_sent: AtomicBool::new(false),
     }
   }
 
@@ -83,6 +87,11 @@ impl Attempt {
   pub fn write_sent(&self) -> bool {
     self.write_sent.load(Ordering::Acquire)
   }
+
+  /// Whether the server was asked to cancel what this attempt's connection runs.
+  pub fn cancel_sent(&self) -> bool {
+    self.cancel_sent.load(Ordering::Acquire)
+  }
 }
 
 /// Runs one attempt's `body` until the attempt's deadline. `None` when no answer came: then the
@@ -101,6 +110,7 @@ pub async fn run_attempt<T>(
   if !attempt.write_sent() {
     return None;
   }
+  attempt.cancel_sent.store(true, Ordering::Release);
   store.cancel_in_flight(client);
   tokio::time::timeout(VERDICT_GRACE, &mut body).await.ok()
 }
@@ -159,23 +169,23 @@ macro_rules! with_client {
           store.deadline_passed(op)
         });
       };
+      let lost_connection = matches!(&result, Err(error) if error.is_connection_loss());
+      // A connection that was sent a cancel request never goes back to the pool: the request
+      // could still arrive, and cancel whatever the connection ran next.
+      if lost_connection || attempt.cancel_sent() {
+        $crate::retry::discard($client);
+      } else {
+        drop($client);
+      }
+      open_write |= lost_connection && attempt.write_sent();
       match result {
-        Err(error) if error.is_connection_loss() && lost <= store.config.options.pool_size.0 => {
-          $crate::retry::discard($client);
-          open_write |= attempt.write_sent();
+        Err(error) if lost_connection && lost <= store.config.options.pool_size.0 => {
+          let _ = error;
           lost += 1;
         }
         Err(error) if error.is_transient() && transient < $crate::retry::TRANSIENT_RETRIES => {
-          drop($client);
           transient += 1;
           tokio::time::sleep($crate::retry::backoff(transient)).await;
-        }
-        Err(error) => {
-          if error.is_connection_loss() {
-            $crate::retry::discard($client);
-            open_write |= attempt.write_sent();
-          }
-          break Err(error);
         }
         other => break other,
       }

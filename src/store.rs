@@ -361,10 +361,14 @@ pub struct Written {
 }
 
 impl Store {
-  /// Runs one write statement as a transaction of its own that the server ends by the attempt's
-  /// deadline (see [`Attempt::begin_sql`]), and commits it: `BEGIN` with the timeouts, the
-  /// statement and `COMMIT` go to the server in one flight (one round trip). A statement the
-  /// server stopped leaves nothing (its transaction rolls back) and fails with `E_TIMEOUT`.
+  /// Runs one write statement and commits it. The call's deadline reaches the server: a statement
+  /// still running at the deadline is cancelled there (see `retry::run_attempt`), so a write that
+  /// fails with `E_TIMEOUT` never commits later.
+  ///
+  /// Alone it runs as one autocommit statement: the fastest form, and the one that costs the
+  /// server least. With a lock bound (`attempt.lock_wait`, in coalesced groups) it runs in a
+  /// transaction of its own that carries the timeouts to the server (see
+  /// [`Attempt::begin_sql`]): `BEGIN` with them, the statement and `COMMIT` in one flight.
   pub async fn write(
     &self,
     client: &Object,
@@ -373,11 +377,20 @@ impl Store {
     params: &Params<'_>,
     op: Op<'_>,
   ) -> Result<Written> {
-    self.write_in_transaction(client, attempt, stmt, params, op, true).await
+    if attempt.lock_wait.is_some() {
+      return self.write_in_transaction(client, attempt, stmt, params, op, true).await;
+    }
+    if attempt.deadline <= Instant::now() {
+      return Err(self.deadline_passed(op));
+    }
+    let statement = self.statement_if_cached(client, stmt, op).await?;
+    attempt.sending_write();
+    self.run_write(client, stmt, statement.as_ref(), params, op).await
   }
 
-  /// [`write`](Self::write) without the `COMMIT`: the transaction stays open for the caller to
-  /// end with `COMMIT` or `ROLLBACK`.
+  /// [`write`](Self::write) in a transaction left open for the caller to end with `COMMIT` or
+  /// `ROLLBACK` (see [`end_write`](Self::end_write)); the timeouts go to the server with `BEGIN`,
+  /// so that a client gone silent mid-transaction holds no lock past the deadline.
   pub async fn write_begun(
     &self,
     client: &Object,
@@ -404,40 +417,24 @@ impl Store {
     let begin = attempt
       .begin_sql(statement_timeout)
       .ok_or_else(|| self.deadline_passed(op))?;
-    // Prepared first (on a cache miss, a round trip of its own): the three requests below must
-    // leave in order, each sent when its future is first polled.
-    let statement = match self.config.options.statement_cache.0 {
-      true => Some(self.prepared(client, stmt, op).await?),
-      false => None,
-    };
+    // Prepared first: the three requests below must leave in order, each sent when its future is
+    // first polled.
+    let statement = self.statement_if_cached(client, stmt, op).await?;
     let pg: &tokio_postgres::Client = client;
-    let pg_error = |e: tokio_postgres::Error| Error::from_pg(op, &e);
-    let run = async {
-      let stream = match &statement {
-        Some(statement) => pg.query_raw(statement, params.iter().copied()).await,
-        None => pg.query_typed_raw(&stmt.text, typed(stmt, params)).await,
-      }
-      .map_err(pg_error)?;
-      futures_util::pin_mut!(stream);
-      let mut rows = Vec::new();
-      while let Some(row) = stream.try_next().await.map_err(pg_error)? {
-        rows.push(row);
-      }
-      Ok(Written {
-        count: stream.rows_affected().unwrap_or(0),
-        rows,
-      })
-    };
     let end = async {
       match commit {
         // On a transaction the statement aborted, COMMIT rolls back (and succeeds).
-        true => pg.batch_execute("COMMIT").await.map_err(pg_error),
+        true => pg.batch_execute("COMMIT").await.map_err(|e| Error::from_pg(op, &e)),
         false => Ok(()),
       }
     };
     attempt.sending_write();
-    let (begun, written, ended) = futures_util::join!(pg.batch_execute(&begin), run, end);
-    let outcome = begun.map_err(pg_error).and(written);
+    let (begun, written, ended) = futures_util::join!(
+      pg.batch_execute(&begin),
+      self.run_write(client, stmt, statement.as_ref(), params, op),
+      end
+    );
+    let outcome = begun.map_err(|e| Error::from_pg(op, &e)).and(written);
     if !commit {
       if let Err(error) = &outcome {
         // The failed statement left its transaction open (and aborted): end it here.
@@ -449,6 +446,42 @@ impl Store {
     let written = outcome?;
     ended?;
     Ok(written)
+  }
+
+  /// The connection's prepared statement for `stmt`, or `None` with `statementCache: false`.
+  async fn statement_if_cached(&self, client: &Object, stmt: &Stmt, op: Op<'_>) -> Result<Option<Statement>> {
+    match self.config.options.statement_cache.0 {
+      true => Ok(Some(self.prepared(client, stmt, op).await?)),
+      false => Ok(None),
+    }
+  }
+
+  /// Runs `stmt` (as `statement` when prepared) and collects its rows and row count. Its request
+  /// is sent when the future is first polled.
+  async fn run_write(
+    &self,
+    client: &Object,
+    stmt: &Stmt,
+    statement: Option<&Statement>,
+    params: &Params<'_>,
+    op: Op<'_>,
+  ) -> Result<Written> {
+    let pg: &tokio_postgres::Client = client;
+    let pg_error = |e: tokio_postgres::Error| Error::from_pg(op, &e);
+    let stream = match statement {
+      Some(statement) => pg.query_raw(statement, params.iter().copied()).await,
+      None => pg.query_typed_raw(&stmt.text, typed(stmt, params)).await,
+    }
+    .map_err(pg_error)?;
+    futures_util::pin_mut!(stream);
+    let mut rows = Vec::new();
+    while let Some(row) = stream.try_next().await.map_err(pg_error)? {
+      rows.push(row);
+    }
+    Ok(Written {
+      count: stream.rows_affected().unwrap_or(0),
+      rows,
+    })
   }
 
   /// Ends the transaction [`write_begun`](Self::write_begun) opened.
