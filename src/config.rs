@@ -89,7 +89,9 @@ pub struct Options {
   /// Prepared statements per connection; `false` for PgBouncer's transaction pooling. Default `true`.
   #[serde(default)]
   pub statement_cache: Flag<true>,
-  /// TOAST compression of large sessions, set per connection. Default `lz4`.
+  /// TOAST compression of large sessions and values: set on the JSON columns of the tables
+  /// `initialize()` creates (PostgreSQL 14+; elsewhere, and on existing tables, the server's).
+  /// Default `lz4`.
   #[serde(default)]
   pub toast_compression: ToastCompression,
 }
