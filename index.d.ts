@@ -148,7 +148,8 @@ export interface SslOptions {
  * `connectionString`, the field itself, `DATABASE_URL`, the PostgreSQL environment variable (shown
  * in brackets), the default. Unknown options are refused (ValidationError `E_CONFIG`); `pg`'s
  * names `max`, `connectionTimeoutMillis`, `idleTimeoutMillis`, `application_name`,
- * `statement_timeout` and `query_timeout` are accepted as aliases.
+ * `statement_timeout` and `query_timeout` are accepted as aliases (giving both names of one
+ * option is refused).
  */
 export interface PostgresConfig {
   /** Server host name, IP address or Unix socket directory [PGHOST]. Default `'localhost'`. */
