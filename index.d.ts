@@ -148,7 +148,8 @@ export interface SslOptions {
  * `connectionString`, the field itself, `DATABASE_URL`, the PostgreSQL environment variable (shown
  * in brackets), the default. Unknown options are refused (ValidationError `E_CONFIG`); `pg`'s
  * names `max`, `connectionTimeoutMillis`, `idleTimeoutMillis`, `application_name`,
- * `statement_timeout` and `query_timeout` are accepted as aliases.
+ * `statement_timeout` and `query_timeout` are accepted as aliases (giving both names of one
+ * option is refused).
  */
 export interface PostgresConfig {
   /** Server host name, IP address or Unix socket directory [PGHOST]. Default `'localhost'`. */
@@ -242,10 +243,11 @@ export interface PostgresConfig {
    */
   targetSessionAttrs?: 'any' | 'read-write' | 'read-only'
   /**
-   * How large sessions are compressed in TOAST storage (`default_toast_compression` set on each new
-   * connection): `'lz4'` (default; about twice as cheap to write as pglz, on PostgreSQL 14+ built
-   * with lz4, ignored elsewhere), `'pglz'`, or `'server'` to leave the server's setting alone (e.g.
-   * behind PgBouncer, where the setting would stay on the shared server connection).
+   * How large sessions and values are compressed in TOAST storage: the compression `initialize()`
+   * gives the JSON columns of the tables it creates (once, with the table; no connection setting).
+   * `'lz4'` (default; about twice as cheap to write as pglz; on PostgreSQL 14+ built with lz4,
+   * elsewhere the server's default), `'pglz'`, or `'server'` to leave the columns on the server's
+   * `default_toast_compression`. Tables that already exist are never altered.
    */
   toastCompression?: 'lz4' | 'pglz' | 'server'
   /** Error classes to throw instead of this package's (e.g. SmallTalk's own). */

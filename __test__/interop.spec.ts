@@ -54,10 +54,19 @@ it('writes rows the original adapter reads back identically', async () => {
 
 describe('TOAST compression of large sessions', () => {
   async function serverHasLz4(): Promise<boolean> {
-    return client.query("SET default_toast_compression = 'lz4'").then(
-      () => true,
-      () => false,
+    const { rows } = await client.query(
+      "SELECT coalesce('lz4' = ANY(enumvals), false) AS lz4 FROM pg_settings WHERE name = 'default_toast_compression'",
     )
+    return rows[0]?.lz4 === true
+  }
+
+  // Each JSON column's own compression: 'l' (lz4), 'p' (pglz) or '' (the server's default).
+  async function columnCompression(): Promise<{ sessions: string; key_value: string }> {
+    const { rows } = await client.query(
+      `SELECT attrelid::regclass::text AS "table", attcompression::text AS method FROM pg_attribute
+       WHERE (attrelid, attname) IN (('sessions'::regclass, 'data'), ('key_value'::regclass, 'value'))`,
+    )
+    return Object.fromEntries(rows.map((row) => [row.table, row.method])) as { sessions: string; key_value: string }
   }
 
   it('is lz4 by default where the server supports it, and readable either way', async () => {
@@ -70,6 +79,7 @@ describe('TOAST compression of large sessions', () => {
   })
 
   it("toastCompression: 'pglz' keeps PostgreSQL's historical method", async () => {
+    await dropTables()
     const pglz = new PostgresStorageAdapter({ ...contractConfig(), toastCompression: 'pglz' })
     await pglz.initialize()
     try {
@@ -77,9 +87,43 @@ describe('TOAST compression of large sessions', () => {
       await pglz.saveSession(large)
       const { rows } = await client.query('SELECT pg_column_compression(data) AS method FROM sessions WHERE id = $1', [large.id])
       expect(rows[0].method).toBe('pglz')
-      expect(await adapter.getSession(large.id)).toEqual(large)
+      expect(await pglz.getSession(large.id)).toEqual(large)
     } finally {
       await pglz.close()
     }
+  })
+
+  it("is a property of the columns of the tables initialize() creates: lz4 by default, pglz, or none for 'server'", async () => {
+    const lz4 = await serverHasLz4()
+    for (const [toastCompression, method] of [
+      [undefined, lz4 ? 'l' : ''],
+      ['pglz', 'p'],
+      ['server', ''],
+    ] as const) {
+      await dropTables()
+      const created = new PostgresStorageAdapter({ ...contractConfig(), toastCompression })
+      await created.initialize()
+      await created.close()
+      expect({ toastCompression, ...(await columnCompression()) }).toEqual({ toastCompression, sessions: method, key_value: method })
+    }
+  })
+
+  it('leaves the columns of a table that existed before initialize() as they are', async () => {
+    await dropTables()
+    // The original adapter's table, its column set to pglz by hand; key_value is missing.
+    await client.query(
+      `CREATE TABLE sessions (id TEXT PRIMARY KEY, data JSONB NOT NULL, version INTEGER NOT NULL DEFAULT 1,
+         created_at TIMESTAMP NOT NULL DEFAULT NOW(), updated_at TIMESTAMP NOT NULL DEFAULT NOW());
+       ALTER TABLE sessions ALTER COLUMN data SET COMPRESSION pglz`,
+    )
+    const existing = new PostgresStorageAdapter(contractConfig())
+    await existing.initialize()
+    await existing.close()
+    expect(await columnCompression()).toEqual({ sessions: 'p', key_value: (await serverHasLz4()) ? 'l' : '' })
+    await client.query('ALTER TABLE sessions ALTER COLUMN data SET COMPRESSION default')
+    const again = new PostgresStorageAdapter(contractConfig())
+    await again.initialize()
+    await again.close()
+    expect((await columnCompression()).sessions).toBe('')
   })
 })

@@ -38,6 +38,26 @@ it('an unknown option is refused with ValidationError naming it, instead of bein
   }
 })
 
+it("an option given under both its names (pg's and ours) is refused with ValidationError naming both", () => {
+  for (const [options, pgName, ours] of [
+    [{ max: 3, poolSize: 5 }, 'max', 'poolSize'],
+    [{ query_timeout: 1000, queryTimeoutMs: 2000 }, 'query_timeout', 'queryTimeoutMs'],
+  ] as const) {
+    let caught: unknown
+    try {
+      new PostgresStorageAdapter({ ...contractConfig(), ...options })
+    } catch (error) {
+      caught = error
+    }
+    expect(caught).toBeInstanceOf(ValidationError)
+    expect((caught as ValidationError).code).toBe('E_CONFIG')
+    expect((caught as ValidationError).invalidFields).toEqual([ours])
+    expect((caught as ValidationError).message).toBe(
+      `invalid option \`${ours}\`: \`${pgName}\` and \`${ours}\` are two names of one option (pg's and ours): give one`,
+    )
+  }
+})
+
 it("pg's option names work as aliases: max, connectionTimeoutMillis, application_name, statement_timeout", async () => {
   const adapter = new PostgresStorageAdapter({
     ...contractConfig(),

@@ -3,8 +3,7 @@
 //!
 //! Each connection field comes from the first of: `connectionString`, the option itself,
 //! `DATABASE_URL`, its PG* variable, its default. Unknown options are refused; `pg`'s names
-//! (`max`, `connectionTimeoutMillis`, `idleTimeoutMillis`, `application_name`, `statement_timeout`,
-//! `query_timeout`) are accepted as aliases.
+//! ([`PG_NAMES`]) are accepted as aliases, and giving both names of one option is refused.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -19,6 +18,16 @@ pub use crate::option_values::{
 };
 use crate::secret::Secret;
 use crate::url::{self, split_list, UrlParts};
+
+/// `pg`'s names of our options, accepted in their place: (`pg`'s, ours). The one list of aliases.
+pub const PG_NAMES: [(&str, &str); 6] = [
+  ("max", "poolSize"),
+  ("connectionTimeoutMillis", "connectTimeoutMs"),
+  ("idleTimeoutMillis", "idleTimeoutMs"),
+  ("application_name", "applicationName"),
+  ("statement_timeout", "statementTimeoutMs"),
+  ("query_timeout", "queryTimeoutMs"),
+];
 
 /// Options of `new PostgresStorageAdapter(config)`, camelCase in JS (`errorClasses` and `ttl` are
 /// handled by the JS face). `null` means "not given".
@@ -45,32 +54,31 @@ pub struct Options {
   pub ssl_mode: Option<SslMode>,
   /// PEM file with the CA certificate(s) to trust when verifying [PGSSLROOTCERT].
   pub ssl_root_cert: Option<String>,
-  /// Time to open one connection (TCP, TLS, login), ms [PGCONNECT_TIMEOUT, in s]. Default `10000`.
-  #[serde(alias = "connectionTimeoutMillis")]
+  /// Time to open one connection (TCP, TLS, login), ms [PGCONNECT_TIMEOUT, in s]; `pg`'s
+  /// `connectionTimeoutMillis`. Default `10000`.
   pub connect_timeout_ms: Option<Millis>,
-  /// `application_name` shown in `pg_stat_activity` [PGAPPNAME]. Default `smalltalk-postgres-storage`.
-  #[serde(alias = "application_name")]
+  /// `application_name` shown in `pg_stat_activity` [PGAPPNAME]; `pg`'s `application_name`.
+  /// Default `smalltalk-postgres-storage`.
   pub application_name: Option<String>,
   /// With several hosts, which server a connection may use [PGTARGETSESSIONATTRS]. Default `any`.
   pub target_session_attrs: Option<SessionAttrs>,
 
-  /// Maximum pooled connections, 1 to 10000. Default `10`.
-  #[serde(default, alias = "max")]
+  /// Maximum pooled connections, 1 to 10000; `pg`'s `max`. Default `10`.
+  #[serde(default)]
   pub pool_size: Count<1, 10_000, 10>,
   /// Time a call waits for a free pooled connection before `E_TIMEOUT`, ms. Default `10000`.
   #[serde(default)]
   pub acquire_timeout_ms: Timeout<10_000>,
   /// Client-side deadline on each call's whole work (waiting for a connection, statements,
   /// commit), ms; past it the call fails with `E_TIMEOUT` and its connection is discarded, so a
-  /// silent server or network path never hangs a call. Default `30000`.
-  #[serde(default, alias = "query_timeout")]
+  /// silent server or network path never hangs a call; `pg`'s `query_timeout`. Default `30000`.
+  #[serde(default)]
   pub query_timeout_ms: Timeout<30_000>,
-  /// Closes pooled connections left unused this long, ms (`pg`'s `idleTimeoutMillis` too).
+  /// Closes pooled connections left unused this long, ms; `pg`'s `idleTimeoutMillis`.
   /// Default: off (connections stay open until `close()`).
-  #[serde(alias = "idleTimeoutMillis")]
   pub idle_timeout_ms: Option<Millis>,
-  /// Server-side `statement_timeout` set on every connection, ms. Default: off (the server's).
-  #[serde(alias = "statement_timeout")]
+  /// Server-side `statement_timeout` of every connection (a startup parameter), ms; `pg`'s
+  /// `statement_timeout`. Default: off (the server's).
   pub statement_timeout_ms: Option<Millis>,
   /// Deletes expired key-value entries in the background every N ms. Default: off.
   pub purge_interval_ms: Option<Millis>,
@@ -89,7 +97,9 @@ pub struct Options {
   /// Prepared statements per connection; `false` for PgBouncer's transaction pooling. Default `true`.
   #[serde(default)]
   pub statement_cache: Flag<true>,
-  /// TOAST compression of large sessions, set per connection. Default `lz4`.
+  /// TOAST compression of large sessions and values: set on the JSON columns of the tables
+  /// `initialize()` creates (PostgreSQL 14+; elsewhere, and on existing tables, the server's).
+  /// Default `lz4`.
   #[serde(default)]
   pub toast_compression: ToastCompression,
 }
@@ -139,7 +149,7 @@ pub fn process_env(name: &str) -> Option<String> {
 }
 
 /// Parses the options object (JSON text from the JS face) into [`Options`], naming the field of
-/// any error. `null` members count as not given.
+/// any error as it was given. `null` members count as not given.
 pub fn parse_options(json: &str) -> Result<Options> {
   let mut map = match serde_json::from_str::<Value>(json) {
     Ok(Value::Object(map)) => map,
@@ -153,20 +163,41 @@ pub fn parse_options(json: &str) -> Result<Options> {
     Err(e) => return Err(Error::config("config", format!("not valid JSON: {}", clean(&e)))),
   };
   map.retain(|_, value| !value.is_null());
+  // (ours, pg's) for each option given under pg's name.
+  let mut given_as = Vec::new();
+  for (pg_name, ours) in PG_NAMES {
+    if let Some(value) = map.remove(pg_name) {
+      if map.contains_key(ours) {
+        return Err(Error::config(
+          ours,
+          format!("`{pg_name}` and `{ours}` are two names of one option (pg's and ours): give one"),
+        ));
+      }
+      map.insert(ours.to_string(), value);
+      given_as.push((ours, pg_name));
+    }
+  }
   serde_path_to_error::deserialize(Value::Object(map)).map_err(|error| {
     let path = error.path().to_string();
     let message = clean(error.inner());
-    // An unknown option is reported at the root: name it from serde's message.
     let field = match message.strip_prefix("unknown field `") {
+      // An unknown option is reported at the root: name it from serde's message.
       Some(rest) if path == "." => rest.split('`').next().unwrap_or_default().to_string(),
-      _ => path,
+      // Nothing else should be reported at the root; if it is, it is about the object as a whole.
+      _ if path == "." => "config".to_string(),
+      _ => match given_as.iter().find(|(ours, _)| path == *ours) {
+        Some((_, pg_name)) => pg_name.to_string(),
+        None => path,
+      },
     };
-    Error::config(
-      field,
-      message
-        .replace("unknown field", "unknown option")
-        .replace("expected one of", "the options are"),
-    )
+    let mut reason = message
+      .replace("unknown field", "unknown option")
+      .replace("expected one of", "the options are");
+    if message.starts_with("unknown field") {
+      let pg_names: Vec<String> = PG_NAMES.iter().map(|(pg_name, _)| format!("`{pg_name}`")).collect();
+      reason.push_str(&format!(", and pg's names {}", pg_names.join(", ")));
+    }
+    Error::config(field, reason)
   })
 }
 
@@ -516,6 +547,7 @@ mod tests {
       (json!({"toastCompression": "zstd"}), "toastCompression", "zstd"),
       (json!({"maxx": 3}), "maxx", "unknown option"),
       (json!({"idleTimeout": 3}), "idleTimeout", "poolSize"),
+      (json!({"maxConnections": 3}), "maxConnections", "pg's names `max`, "),
     ];
     for (given, field, shows) in cases {
       let error = parse_options(&given.to_string())
@@ -556,6 +588,58 @@ mod tests {
     assert_eq!(config.application_name, "app");
     assert_eq!(config.options.statement_timeout_ms, Some(Millis(250)));
     assert_eq!(config.hosts, vec!["localhost"]);
+  }
+
+  /// A valid value of each option that has a `pg` name.
+  fn sample_value(option: &str) -> Value {
+    match option {
+      "poolSize" => json!(3),
+      "connectTimeoutMs" => json!(1500),
+      "idleTimeoutMs" => json!(300),
+      "applicationName" => json!("app"),
+      "statementTimeoutMs" => json!(250),
+      "queryTimeoutMs" => json!(1000),
+      other => panic!("no sample value for {other}: add one"),
+    }
+  }
+
+  #[test]
+  fn each_pg_name_sets_the_same_option_as_ours() {
+    for (pg_name, ours) in PG_NAMES {
+      let value = sample_value(ours);
+      let by_pg_name = options(json!({ pg_name: value.clone() }));
+      assert_eq!(by_pg_name, options(json!({ ours: value })), "{pg_name}");
+      assert_ne!(by_pg_name, Options::default(), "{pg_name}");
+    }
+  }
+
+  #[test]
+  fn both_names_of_one_option_are_refused_naming_both() {
+    for (pg_name, ours) in PG_NAMES {
+      let value = sample_value(ours);
+      let error = parse_options(&json!({ pg_name: value.clone(), ours: value }).to_string()).unwrap_err();
+      assert_eq!(error.code(), "E_CONFIG", "{pg_name}");
+      match &error {
+        Error::Config { field, .. } => assert_eq!(field, ours),
+        other => panic!("{other:?}"),
+      }
+      assert_eq!(
+        error.to_string(),
+        format!(
+          "invalid option `{ours}`: `{pg_name}` and `{ours}` are two names of one option (pg's and ours): give one"
+        )
+      );
+    }
+  }
+
+  #[test]
+  fn an_option_given_by_its_pg_name_is_named_so_in_errors() {
+    for (pg_name, ours) in PG_NAMES {
+      let error = parse_options(&json!({ pg_name: [] }).to_string()).unwrap_err();
+      let text = error.to_string();
+      assert!(text.starts_with(&format!("invalid option `{pg_name}`:")), "{text}");
+      assert!(!text.contains(&format!("`{ours}`")), "{text}");
+    }
   }
 
   #[test]

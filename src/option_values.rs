@@ -69,7 +69,8 @@ impl SessionAttrs {
   }
 }
 
-/// How large session values are compressed when PostgreSQL moves them to TOAST storage.
+/// How large session values are compressed when PostgreSQL moves them to TOAST storage: the
+/// compression of the JSON columns of the tables `initialize()` creates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum ToastCompression {
@@ -78,8 +79,19 @@ pub enum ToastCompression {
   Lz4,
   /// `pglz`, PostgreSQL's historical default.
   Pglz,
-  /// Leave the server's `default_toast_compression` alone.
+  /// The columns follow the server's `default_toast_compression`.
   Server,
+}
+
+impl ToastCompression {
+  /// The method's name in `SET COMPRESSION`, or `None` to leave the columns alone.
+  pub fn method(self) -> Option<&'static str> {
+    match self {
+      ToastCompression::Lz4 => Some("lz4"),
+      ToastCompression::Pglz => Some("pglz"),
+      ToastCompression::Server => None,
+    }
+  }
 }
 
 /// `ssl` as `pg` takes it: a boolean or `{ rejectUnauthorized?, ca? }`.

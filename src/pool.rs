@@ -1,12 +1,15 @@
 //! The connection pool: deadpool-postgres on tokio, with the connect, acquire and recycle
-//! timeouts, TCP keepalives, TLS, and the settings every new connection gets.
+//! timeouts, TCP keepalives and TLS.
+//!
+//! A new connection runs no `SET`: behind PgBouncer's transaction pooling a session setting would
+//! stay on a shared server connection, for other applications.
 
 use std::time::Duration;
 
-use deadpool_postgres::{ClientWrapper, Hook, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::NoTls;
 
-use crate::config::{Config, SessionAttrs, SslMode, ToastCompression};
+use crate::config::{Config, SessionAttrs, SslMode};
 use crate::error::{Error, Result};
 use crate::tls;
 
@@ -51,6 +54,8 @@ pub fn build(config: &Config) -> Result<Pool> {
     SessionAttrs::ReadOnly => tokio_postgres::config::TargetSessionAttrs::ReadOnly,
   });
   if let Some(timeout) = config.options.statement_timeout_ms {
+    // A startup parameter of our own connection, not a SET: PgBouncer does not pass it on to
+    // its shared server connections.
     pg.options(format!("-c statement_timeout={}", timeout.0));
   }
   pg.ssl_mode(match config.tls.mode {
@@ -68,25 +73,7 @@ pub fn build(config: &Config) -> Result<Pool> {
   // tokio-postgres' connect_timeout bounds the TCP connect only; the pool's create timeout bounds
   // the whole opening (TCP, TLS, login), allowing each host its turn.
   let create_timeout = config.connect_timeout * (config.hosts.len() as u32).max(1);
-  let toast_setting = match config.options.toast_compression {
-    ToastCompression::Lz4 => Some("SET default_toast_compression = 'lz4'"),
-    ToastCompression::Pglz => Some("SET default_toast_compression = 'pglz'"),
-    ToastCompression::Server => None,
-  };
   Pool::builder(manager)
-    .post_create(Hook::async_fn(move |client: &mut ClientWrapper, _| {
-      Box::pin(async move {
-        // The adapter's statements are short; compiling them (which PostgreSQL does once a plan
-        // looks costly, e.g. on a table whose statistics are stale) costs more than it saves.
-        // Servers before 11 have no JIT and refuse the setting.
-        let _ = client.simple_query("SET jit = off").await;
-        if let Some(statement) = toast_setting {
-          // Servers before 14, or built without lz4, refuse it: they keep their own setting.
-          let _ = client.simple_query(statement).await;
-        }
-        Ok(())
-      })
-    }))
     .max_size(config.options.pool_size.0 as usize)
     .runtime(Runtime::Tokio1)
     .wait_timeout(Some(config.options.acquire_timeout_ms.duration()))

@@ -51,6 +51,19 @@ const SCHEMA_OBJECTS: [(&str, &str); 5] = [
   ),
 ];
 
+/// For each table, the statement giving its JSON column the TOAST compression `{method}`: run when
+/// `initialize()` creates the table (an existing table is never altered).
+const COMPRESSED_COLUMNS: [(&str, &str); 2] = [
+  (
+    "sessions",
+    "ALTER TABLE {sessions} ALTER COLUMN data SET COMPRESSION {method}",
+  ),
+  (
+    "key_value",
+    "ALTER TABLE {key_value} ALTER COLUMN value SET COMPRESSION {method}",
+  ),
+];
+
 /// Indexes of ours, beyond the original schema: created when missing and allowed, never required.
 const EXTRA_INDEXES: [(&str, &str); 1] = [(
   // Serves listSessions' order (updated_at DESC, id DESC, scanned backwards) and its keyset pages
@@ -193,8 +206,9 @@ impl Sql {
 
   /// The DDL that creates `missing` (names of [`SCHEMA_OBJECTS`]) and, for a named schema, the
   /// schema itself, in one implicit transaction under an advisory lock (concurrent
-  /// `initialize()` calls do not race).
-  pub fn create_schema(&self, missing: &[String]) -> String {
+  /// `initialize()` calls do not race). A created table's JSON column gets `compression` (a
+  /// method the server has), if given.
+  pub fn create_schema(&self, missing: &[String], compression: Option<&str>) -> String {
     let mut ddl = format!("SELECT pg_advisory_xact_lock({DDL_LOCK_KEY});");
     if let Some(quoted) = &self.tables.namespace {
       ddl.push_str(&format!("CREATE SCHEMA IF NOT EXISTS {quoted};"));
@@ -203,6 +217,12 @@ impl Sql {
       if missing.iter().any(|missing| missing == name) {
         ddl.push_str(&self.tables.expand(create));
         ddl.push(';');
+        if let Some(method) = compression {
+          for (_, alter) in COMPRESSED_COLUMNS.iter().filter(|(table, _)| *table == name) {
+            ddl.push_str(&self.tables.expand(alter).replace("{method}", method));
+            ddl.push(';');
+          }
+        }
         // A new sessions table gets our indexes in the same transaction.
         if name == "sessions" {
           for (_, extra) in EXTRA_INDEXES {
@@ -237,8 +257,12 @@ impl Store {
           sqlstate: Some(SqlState::UNDEFINED_TABLE.code().to_string()),
         });
       }
+      let compression = match self.config.options.toast_compression.method() {
+        Some(method) if self.server_has_compression(&client, call, method).await? => Some(method),
+        _ => None,
+      };
       client
-        .batch_execute(&self.sql.create_schema(&missing))
+        .batch_execute(&self.sql.create_schema(&missing, compression))
         .await
         .map_err(|e| Error::from_pg(op, &e))?;
     }
@@ -258,6 +282,24 @@ impl Store {
       }
     }
     Ok(())
+  }
+
+  /// Whether the server can compress TOAST data with `method`: servers before 14 have no column
+  /// compression, and some are built without lz4. They refuse `SET COMPRESSION`, and then the
+  /// tables keep the server's default.
+  async fn server_has_compression(&self, client: &impl Conn, call: Call, method: &str) -> Result<bool> {
+    let op = call.op();
+    let rows = tokio_postgres::GenericClient::query_typed(
+      client.pg(),
+      "SELECT $1 = ANY(enumvals) AS supported FROM pg_settings WHERE name = 'default_toast_compression'",
+      &[(&method, Type::TEXT)],
+    )
+    .await
+    .map_err(|e| Error::from_pg(op, &e))?;
+    match rows.first() {
+      Some(row) => Ok(column::<Option<bool>>(row, "supported", op)?.unwrap_or(false)),
+      None => Ok(false),
+    }
   }
 
   /// Which of `objects` (tables or indexes, by name) do not exist.
@@ -284,7 +326,7 @@ mod tests {
   #[test]
   fn schema_matches_the_original_adapter() {
     let all: Vec<String> = SCHEMA_OBJECTS.iter().map(|(name, _)| name.to_string()).collect();
-    let ddl = Sql::new(None).create_schema(&all);
+    let ddl = Sql::new(None).create_schema(&all, None);
     for needle in [
       "CREATE TABLE IF NOT EXISTS sessions",
       "id TEXT PRIMARY KEY",
@@ -299,6 +341,28 @@ mod tests {
       assert!(ddl.contains(needle), "missing {needle}");
     }
     assert!(!ddl.contains("CREATE SCHEMA"));
+  }
+
+  #[test]
+  fn a_created_table_gets_the_compression_and_an_existing_one_is_left_alone() {
+    let sql = Sql::new(Some("t"));
+    let ddl = sql.create_schema(&["sessions".to_string()], Some("lz4"));
+    assert!(
+      ddl.contains("ALTER TABLE \"t\".sessions ALTER COLUMN data SET COMPRESSION lz4;"),
+      "{ddl}"
+    );
+    assert!(!ddl.contains("key_value"), "{ddl}");
+    let ddl = sql.create_schema(
+      &["key_value".to_string(), "idx_sessions_state".to_string()],
+      Some("pglz"),
+    );
+    assert!(
+      ddl.contains("ALTER TABLE \"t\".key_value ALTER COLUMN value SET COMPRESSION pglz;"),
+      "{ddl}"
+    );
+    assert!(!ddl.contains("ALTER TABLE \"t\".sessions"), "{ddl}");
+    let all: Vec<String> = SCHEMA_OBJECTS.iter().map(|(name, _)| name.to_string()).collect();
+    assert!(!sql.create_schema(&all, None).contains("COMPRESSION"));
   }
 
   #[test]
@@ -317,7 +381,7 @@ mod tests {
   fn a_named_schema_is_quoted_as_an_identifier_and_never_inside_a_string_literal() {
     let sql = Sql::new(Some("tenant \"A\"; DROP\\'"));
     assert!(sql
-      .create_schema(&[])
+      .create_schema(&[], None)
       .contains("CREATE SCHEMA IF NOT EXISTS \"tenant \"\"A\"\"; DROP\\'\";"));
     assert!(sql
       .sessions
