@@ -1,4 +1,5 @@
-// `npm run test:scale`: the contract suite through PgBouncer in transaction pooling mode (with
+// `npm run test:scale`: the contract suite and the truthful-outcome specs (deadlines cancel on
+// the server through PgBouncer too) through PgBouncer in transaction pooling mode (with
 // statementCache: false), then the specs in __test__/scale (PgBouncer, primary/standby failover).
 // Runs under scripts/with-database.mjs, which provides POSTGRES_* for the test database.
 import { spawnSync } from 'node:child_process'
@@ -24,7 +25,7 @@ try {
     PGBOUNCER_HOST: bouncer.target.host,
     PGBOUNCER_PORT: String(bouncer.target.port),
   }
-  status = jest(['__test__/contract.spec.ts'], throughBouncer)
+  status = jest(['__test__/contract.spec.ts', '__test__/truthful-outcomes.spec.ts'], throughBouncer)
   if (status === 0) status = jest(['--testPathIgnorePatterns', '/node_modules/', '--', '__test__/scale'], throughBouncer)
 } finally {
   await bouncer.stop()

@@ -12,6 +12,7 @@
 
 pub mod adapter;
 pub mod calls;
+pub mod cancel;
 pub mod coalesce;
 pub mod config;
 pub mod error;

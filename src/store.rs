@@ -15,6 +15,7 @@ use futures_util::TryStreamExt;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Row, Statement};
 
+use crate::cancel::Target;
 use crate::coalesce::Queues;
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -81,6 +82,8 @@ pub struct Store {
   pub queues: Option<Queues>,
   /// The per-session order of writes: one in flight per id, the next waiting its turn.
   pub turns: Turns,
+  /// Where cancel requests go: every configured server.
+  cancel_targets: Vec<Target>,
   /// TLS for cancel requests, as for connections (`None` with `sslMode: 'disable'`).
   cancel_tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
 }
@@ -91,6 +94,7 @@ impl Store {
     Ok(Store {
       pool: pool::build(&config)?,
       servers: servers(&config),
+      cancel_targets: crate::cancel::targets(&config.hosts, &config.ports),
       metrics,
       background: Mutex::new(Vec::new()),
       sql: Sql::new(config.options.schema.as_ref().map(|name| name.0.as_str())),
@@ -203,15 +207,13 @@ impl Store {
   /// Asks the server, on a connection of its own, to cancel what `client` is running. Best
   /// effort and in the background: the caller waits for the cancelled statement's own answer.
   pub fn cancel_in_flight(&self, client: &Object) {
-    let token = client.cancel_token();
-    let tls = self.cancel_tls.clone();
-    let bound = self.config.connect_timeout;
-    tokio::spawn(async move {
-      let _ = match tls {
-        Some(tls) => tokio::time::timeout(bound, token.cancel_query(tls)).await,
-        None => tokio::time::timeout(bound, token.cancel_query(tokio_postgres::NoTls)).await,
-      };
-    });
+    let request = crate::cancel::cancel(
+      client.cancel_token(),
+      self.cancel_targets.clone(),
+      self.cancel_tls.clone(),
+      self.config.connect_timeout,
+    );
+    tokio::spawn(request);
   }
 
   /// Forgets every connection's prepared statements (after the tables may have been recreated).
@@ -249,22 +251,12 @@ impl Store {
 
 /// `host:port` of every configured server, as errors name them (never with credentials).
 fn servers(config: &Config) -> String {
-  config
-    .hosts
+  crate::cancel::targets(&config.hosts, &config.ports)
     .iter()
-    .enumerate()
-    .map(|(index, host)| {
-      let port = config
-        .ports
-        .get(index)
-        .or(config.ports.first())
-        .copied()
-        .unwrap_or(5432);
-      if host.contains(':') && !host.starts_with('/') {
-        format!("[{host}]:{port}")
-      } else {
-        format!("{host}:{port}")
-      }
+    .map(|target| match target {
+      Target::Tcp(host, port) if host.contains(':') => format!("[{host}]:{port}"),
+      Target::Tcp(host, port) => format!("{host}:{port}"),
+      Target::Unix(path) => path.clone(),
     })
     .collect::<Vec<_>>()
     .join(", ")
