@@ -1,4 +1,4 @@
-// A silent peer (issue 11, bug 1): a TCP path that stays open but carries no byte once the pool is
+// A silent peer: a TCP path that stays open but carries no byte once the pool is
 // warm (a proxy that stops forwarding; a NAT or load balancer that dropped its state). Every call
 // must still settle within the client-side deadline `queryTimeoutMs`, and once the path recovers
 // the same adapter must serve calls again: a connection whose deadline passed is discarded, never

@@ -1,4 +1,4 @@
-// Overlapping batches (issue 11, bug 2): two adapters saving batches that share ids in opposite
+// Overlapping batches: two adapters saving batches that share ids in opposite
 // orders, plus single saves on the same ids, must never surface a PostgreSQL deadlock (40P01) or
 // serialization failure (40001): every call resolves or rejects with ConflictError. Sorting the
 // rows must not change what a conflict reports (the first conflicting session in the caller's

@@ -364,7 +364,7 @@ describe('passwords never appear in errors or output', () => {
   })
 })
 
-describe('connections killed while idle are replaced, whatever the method (issue 11)', () => {
+describe('connections killed while idle are replaced, whatever the method', () => {
   const ROUNDS = 10
   const IDLE_APP = `faults-spec-idle-${process.pid}`
   let adapter: PostgresStorageAdapter
@@ -464,7 +464,7 @@ describe('connections killed while idle are replaced, whatever the method (issue
   }, 120_000)
 })
 
-describe('connection errors say where (issue 11)', () => {
+describe('connection errors say where', () => {
   const HIDDEN = 'Pw-Zz9-never-shown'
 
   function everythingOf(error: unknown): string {

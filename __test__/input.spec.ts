@@ -162,7 +162,7 @@ describe('SQL in ids, keys and filters is plain data', () => {
   })
 })
 
-describe('clear() and null (issue 11)', () => {
+describe('clear() and null', () => {
   it('clear(null) rejects with ValidationError E_VALIDATION naming olderThan, and deletes nothing', async () => {
     await adapter.saveSession(makeSession())
     const before = await snapshot()
@@ -184,7 +184,7 @@ describe('clear() and null (issue 11)', () => {
   })
 })
 
-describe('lossy input is refused, naming the path (issue 11)', () => {
+describe('lossy input is refused, naming the path', () => {
   const invalidDate = () => new Date('not a date')
   const agentIds = ['alpha', 'beta']
   // makeSession shares turn objects between conversationHistory and each messageHistory: copy
@@ -289,7 +289,7 @@ describe('lossy input is refused, naming the path (issue 11)', () => {
   })
 })
 
-describe('out-of-range input is a ValidationError naming the field, not E_QUERY (issue 11)', () => {
+describe('out-of-range input is a ValidationError naming the field, not E_QUERY', () => {
   // PostgreSQL's timestamp starts at 4714-11-24 BC; a JS Date can go back to 271821 BC.
   const earliestJsDate = () => new Date(-8.64e15)
   const before4713Bc = () => new Date(Date.UTC(-5000, 0, 1))

@@ -1,4 +1,4 @@
-// close() wins over an initialize() still in flight (issue 11, bug 6): `const p = a.initialize()`,
+// close() wins over an initialize() still in flight: `const p = a.initialize()`,
 // then `await a.close()` before p settles: p rejects with StorageError E_CLOSED, the adapter ends up
 // holding no server connection, and later calls reject with E_CLOSED, as after any close(). A new
 // initialize() after close() still reopens. The race is run many times with varying delays.

@@ -1,4 +1,4 @@
-// A managed schema (issue 11, weak spot): a role with only DML rights on tables someone else created
+// A managed schema: a role with only DML rights on tables someone else created
 // can use the adapter (initialize() checks first and creates only what is missing), and
 // `createSchema: false` never runs DDL: it verifies the tables and indexes exist and says what is
 // missing. DDL is observed with an event trigger that logs every DDL command started. A throwaway
@@ -12,7 +12,7 @@ import { makeSession } from './helpers.js'
 const ROLE = 'app_dml'
 const SCHEMA = 'managed_app'
 const OBJECTS = ['sessions', 'key_value', 'idx_sessions_state', 'idx_sessions_updated_at', 'idx_key_value_ttl']
-const noDdl = { createSchema: false } as any // option added by issue 11
+const noDdl = { createSchema: false }
 
 let cluster: Throwaway
 let appCounter = 0

@@ -1,4 +1,4 @@
-// No SQL injection through `schema` (issue 11, bug 5). With `standard_conforming_strings = off` a
+// No SQL injection through `schema`. With `standard_conforming_strings = off` a
 // backslash escapes the quote in a string literal, so a schema name spliced into
 // `'<schema>.sessions'::regclass` (quotes doubled, nothing else) breaks out of it: the crafted name
 // below makes getStats() run pg_sleep(2). Identifiers must be quoted as identifiers and values bound

@@ -1,4 +1,4 @@
-// Passwords never leak (issue 11, bug 4): a connection URL whose password holds an unencoded
+// Passwords never leak: a connection URL whose password holds an unencoded
 // `/`, `?`, `#` or `@` (common in generated passwords) must never have any part of it quoted in an
 // error, whatever fails (the constructor, initialize(), the login). A configuration error about
 // such a URL is a ValidationError E_CONFIG that says how to percent-encode. A throwaway cluster

@@ -1,7 +1,7 @@
 // TLS (rustls) against a throwaway server whose certificate is signed by a CA generated here with
 // openssl: disable / require / verify-ca / verify-full, `ssl` in pg's shape, and sslmode in the URL.
 // `ssl` means what it meant on pg: `true` and `{}` verify, `rejectUnauthorized: false` opts out,
-// and when two settings disagree the stricter wins or the call is refused (issue 11, bug 3).
+// and when two settings disagree the stricter wins or the call is refused.
 import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -139,7 +139,7 @@ it('a missing CA file is a configuration error naming the option', async () => {
   expect(error.message).toMatch(/sslRootCert/)
 })
 
-describe('ssl means what it meant on pg: verify unless told not to (issue 11)', () => {
+describe('ssl means what it meant on pg: verify unless told not to', () => {
   const caPem = () => fs.readFileSync(ca(), 'utf8')
   const otherCaPem = () => fs.readFileSync(path.join(dir, 'other-ca.crt'), 'utf8')
 

@@ -2,13 +2,13 @@
 // methods the benchmark calls. It is what users run today, so it keeps the original's SQL and
 // JSON data flow exactly; it is neither slowed down nor made smarter than the original.
 //
-// Choices, method by method (the brief of issue 5 describes the original):
+// Choices, method by method (as the original adapter does them):
 // - Pool: `new pg.Pool({ host, port, database, user, password, max: poolSize })`, pg's other
 //   defaults (as the original). Plain parameterised queries (pg's unnamed statements), no named
 //   prepared statements: the original had none.
 // - Serialization: the original SessionSerializer, frozen in ./original-serializer.mjs (not the
 //   package's own, which may get faster).
-// - saveSession: as issue 5 describes the original's flow, "serialize, parse, let pg stringify":
+// - saveSession: as the original's flow goes, "serialize, parse, let pg stringify":
 //   `JSON.parse(serializeSession(session))` is bound to `data` and pg JSON.stringifies it; the
 //   Dates `createdAt`/`updatedAt` are bound as Date objects (pg turns them into local-time text).
 //   One upsert guarded by the version; rowCount 0 → ConflictError. `--reference-save-flow string`

@@ -86,7 +86,7 @@ export function mediumSession(id, seed = 0, turns = MEDIUM_TURNS) {
   return session
 }
 
-/** Turns of `mediumSession`: about 69 KB serialized, the size of issue 13's batch stalls. */
+/** Turns of `mediumSession`: about 69 KB serialized, the size of the stall section's batches. */
 export const MEDIUM_TURNS = 175
 
 /** `count` ids `${ID_PREFIX}${group}-${index}`. */

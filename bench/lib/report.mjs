@@ -1,5 +1,5 @@
 // The readable output of `npm run bench`: Markdown tables (so a run can be pasted into
-// bench/README.md as it is), the targets of issue 13 and the machine. Everything here reads the
+// bench/README.md as it is), the performance targets and the machine. Everything here reads the
 // results object that is also written as JSON.
 import { describeMemory } from '../memory.mjs'
 
@@ -60,7 +60,7 @@ const FLOOR_TARGETS = { 'get-typical-16': 2.0, 'save-typical-16': 2.0, 'get-larg
 const HEADROOM = 0.8
 const AHEAD = 1.5
 
-/** The targets of issue 13, evaluated on `results`: `[{ what, required, measured, value, met }]`. */
+/** The performance targets, evaluated on `results`: `[{ what, required, measured, value, met }]`. */
 export function evaluateTargets(results) {
   const targets = []
   const add = (what, required, measured, met) => targets.push({ what, required, measured, met: Boolean(met) })
@@ -306,7 +306,7 @@ export function formatReport(results) {
   if (results.scale) lines.push('', '### Scale', '', scaleSection(results.scale))
 
   if (results.targets?.length) {
-    lines.push('', '### Targets of issue 13 (native)', '')
+    lines.push('', '### Performance targets (native)', '')
     for (const target of results.targets) lines.push(`- ${target.met ? 'met' : '**NOT met**'}: ${target.what}: ${target.measured} (target ${target.required})`)
   }
   if (results.memory) {
