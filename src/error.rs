@@ -4,7 +4,7 @@ use deadpool_postgres::PoolError;
 use serde_json::{json, Map, Value};
 use tokio_postgres::error::SqlState;
 
-use crate::store::Op;
+use crate::op::Op;
 
 /// Everything that can go wrong in the adapter. Each variant has one stable code (see [`Error::code`]).
 #[derive(Debug, Clone, thiserror::Error)]

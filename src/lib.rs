@@ -19,6 +19,7 @@ pub mod error;
 pub mod jsonb;
 pub mod kv;
 pub mod metrics;
+pub mod op;
 pub mod option_values;
 pub mod pool;
 pub mod retry;

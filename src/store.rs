@@ -3,7 +3,6 @@
 //! statement, error classification).
 
 use std::collections::HashMap;
-use std::fmt;
 use std::future::Future;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
@@ -21,50 +20,11 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::jsonb::RawJson;
 use crate::metrics::Metrics;
+pub use crate::op::{Call, Op};
 use crate::pool;
 use crate::retry::Attempt;
 use crate::schema::{Sql, Stmt};
 use crate::tls;
-
-/// A public method being served, by its JS name: it names the call in errors and metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Call(pub &'static str);
-
-impl Call {
-  /// This call, about one id or key.
-  pub fn on(self, subject: &str) -> Op<'_> {
-    Op {
-      method: self.0,
-      subject: Some(subject),
-    }
-  }
-
-  /// This call, about no single id or key.
-  pub fn op(self) -> Op<'static> {
-    Op {
-      method: self.0,
-      subject: None,
-    }
-  }
-}
-
-/// Names an operation in error messages, e.g. `saveSession("abc")`; formatted only on failure.
-#[derive(Clone, Copy)]
-pub struct Op<'a> {
-  /// The public method name.
-  pub method: &'static str,
-  /// The session id or key involved, if any.
-  pub subject: Option<&'a str>,
-}
-
-impl fmt::Display for Op<'_> {
-  fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    match self.subject {
-      Some(subject) => write!(f, "{}({subject:?})", self.method),
-      None => write!(f, "{}()", self.method),
-    }
-  }
-}
 
 /// An open store.
 pub struct Store {
@@ -222,7 +182,7 @@ impl Store {
   }
 
   /// Runs `SELECT 1`.
-  pub async fn ping(&self, call: crate::store::Call) -> Result<()> {
+  pub async fn ping(&self, call: Call) -> Result<()> {
     let op = call.op();
     crate::retry::with_client!(self, op, |client| async {
       client
