@@ -12,12 +12,12 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::option_values::{clean, shown};
+use crate::option_values::{clean, shown, split_list};
 pub use crate::option_values::{
   Count, Flag, Hosts, Millis, Ports, SchemaName, SessionAttrs, Ssl, SslMode, SslOptions, Timeout, ToastCompression,
 };
 use crate::secret::Secret;
-use crate::url::{self, split_list, UrlParts};
+use crate::url::{self, UrlParts};
 
 /// `pg`'s names of our options, accepted in their place: (`pg`'s, ours). The one list of aliases.
 pub const PG_NAMES: [(&str, &str); 6] = [

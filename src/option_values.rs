@@ -6,8 +6,6 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
-use crate::url::split_list;
-
 /// libpq's `sslmode`, weakest first (so the stricter of two is the larger).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -330,4 +328,14 @@ pub(crate) fn clean(error: &serde_json::Error) -> String {
     Some((message, _)) => message.to_string(),
     None => text,
   }
+}
+
+/// Splits a comma-separated list, dropping empty entries.
+pub fn split_list(text: &str) -> Vec<String> {
+  text
+    .split(',')
+    .map(str::trim)
+    .filter(|part| !part.is_empty())
+    .map(str::to_string)
+    .collect()
 }

@@ -7,8 +7,8 @@
 //! `@` turns into a host name that error messages then print) and knows no verify modes, so the
 //! URL is parsed here.
 
-use crate::config::{SessionAttrs, SslMode};
 use crate::error::{Error, Result};
+use crate::option_values::{split_list, SessionAttrs, SslMode};
 use crate::secret::Secret;
 
 /// What a connection URL says; `None` fields fall through to options and environment.
@@ -192,16 +192,6 @@ fn strip_scheme(url: &str) -> Option<&str> {
 
 fn parse_port(text: &str) -> Option<u16> {
   text.trim().parse::<u16>().ok().filter(|port| *port > 0)
-}
-
-/// Splits a comma-separated list, dropping empty entries.
-pub fn split_list(text: &str) -> Vec<String> {
-  text
-    .split(',')
-    .map(str::trim)
-    .filter(|part| !part.is_empty())
-    .map(str::to_string)
-    .collect()
 }
 
 /// Percent-decodes `text` into UTF-8; `None` when malformed.
