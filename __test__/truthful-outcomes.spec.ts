@@ -95,6 +95,7 @@ describe.each(statementModes)('a write blocked by a row lock past its deadline (
     ])
     const elapsed = performance.now() - started
     ;['saveSession', 'saveSessions', 'deleteSession', 'setValue'].forEach((what, index) => expectTimeout(outcomes[index], what))
+    expect((outcomes[0] as PromiseRejectedResult).reason.message).toMatch(/cancelled .*: nothing was written/)
     // The server's own deadline stopped them: the verdict came by the caller's deadline.
     expect(elapsed).toBeLessThan(DEADLINE_MS + 500)
 

@@ -169,6 +169,10 @@ macro_rules! with_client {
           store.deadline_passed(op)
         });
       };
+      let result = match result {
+        Err(error) if attempt.cancel_sent() => Err(store.stopped_at_deadline(op, error)),
+        other => other,
+      };
       let lost_connection = matches!(&result, Err(error) if error.is_connection_loss());
       // A connection that was sent a cancel request never goes back to the pool: the request
       // could still arrive, and cancel whatever the connection ran next.

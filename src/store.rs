@@ -153,6 +153,24 @@ impl Store {
     }
   }
 
+  /// `error` as the caller sees it when the statement it ended was cancelled at the deadline:
+  /// the server's `query_canceled` says that nothing of it was committed.
+  pub fn stopped_at_deadline(&self, op: Op<'_>, error: Error) -> Error {
+    match error {
+      Error::Timeout {
+        sqlstate: Some(state), ..
+      } if state == "57014" => Error::Timeout {
+        context: op.to_string(),
+        message: format!(
+          "still running at queryTimeoutMs ({} ms), it was cancelled on {}: nothing was written",
+          self.config.options.query_timeout_ms.0 .0, self.servers
+        ),
+        sqlstate: Some(state),
+      },
+      other => other,
+    }
+  }
+
   /// The error of a write whose commit can be neither confirmed nor ruled out.
   pub fn outcome_unknown(&self, op: Op<'_>, why: &str) -> Error {
     Error::OutcomeUnknown {
