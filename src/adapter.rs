@@ -1,20 +1,21 @@
-//! The adapter's lifecycle: not initialized -> open (a [`Store`]) -> closed, and back to open.
+//! The adapter's lifecycle: not initialized -> open (a [`Database`]) -> closed, and back to open.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use crate::config::{self, Config, Options};
+use crate::database::Database;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
-use crate::store::{Call, Store};
+use crate::op::Call;
 
 enum State {
   New,
-  Open(Arc<Store>),
+  Open(Arc<Database>),
   Closed,
 }
 
-/// An adapter: the constructor's options and, once initialized, an open store.
+/// An adapter: the constructor's options and, once initialized, an open database.
 pub struct Adapter {
   /// Call counters and latencies, kept across re-initialization.
   pub metrics: Arc<Metrics>,
@@ -79,20 +80,20 @@ impl Adapter {
       return Err(closed(call));
     }
     let current = match &*self.read_state()? {
-      State::Open(store) if store.config == config => Some(store.clone()),
+      State::Open(database) if *database.config() == config => Some(database.clone()),
       _ => None,
     };
-    if let Some(store) = current {
-      store.create_schema(call).await?;
+    if let Some(database) = current {
+      database.create_schema(call).await?;
       return if self.epoch() == epoch {
         Ok(())
       } else {
         Err(closed(call))
       };
     }
-    let store = Arc::new(Store::new(config, self.metrics.clone())?);
-    if let Err(error) = store.create_schema(call).await {
-      store.close();
+    let database = Arc::new(Database::new(config, self.metrics.clone())?);
+    if let Err(error) = database.create_schema(call).await {
+      database.close();
       return Err(error);
     }
     let previous = {
@@ -100,22 +101,22 @@ impl Adapter {
       // close() bumps the epoch under this lock: checking here means it cannot slip in between.
       if self.epoch() != epoch {
         drop(state);
-        store.close();
+        database.close();
         return Err(closed(call));
       }
-      std::mem::replace(&mut *state, State::Open(store.clone()))
+      std::mem::replace(&mut *state, State::Open(database.clone()))
     };
-    store.start_background_tasks();
+    database.start_background_tasks();
     if let State::Open(previous) = previous {
       previous.close();
     }
     Ok(())
   }
 
-  /// The open store, or `E_NOT_INITIALIZED` / `E_CLOSED`.
-  pub fn store(&self, call: Call) -> Result<Arc<Store>> {
+  /// The open database, or `E_NOT_INITIALIZED` / `E_CLOSED`.
+  pub fn database(&self, call: Call) -> Result<Arc<Database>> {
     match &*self.read_state()? {
-      State::Open(store) => Ok(store.clone()),
+      State::Open(database) => Ok(database.clone()),
       State::New => Err(Error::NotInitialized {
         context: call.op().to_string(),
       }),
@@ -132,19 +133,19 @@ impl Adapter {
       self.closes.fetch_add(1, Ordering::SeqCst);
       std::mem::replace(&mut *state, State::Closed)
     };
-    if let State::Open(store) = previous {
-      store.close();
+    if let State::Open(database) = previous {
+      database.close();
     }
     Ok(())
   }
 
   /// `None` when a live query succeeds, else why not.
   pub async fn health(&self, call: Call) -> Option<String> {
-    let store = match self.store(call) {
-      Ok(store) => store,
+    let database = match self.database(call) {
+      Ok(database) => database,
       Err(error) => return Some(error.to_string()),
     };
-    store.ping(call).await.err().map(|error| error.to_string())
+    database.store().ping(call).await.err().map(|error| error.to_string())
   }
 
   fn read_state(&self) -> Result<std::sync::RwLockReadGuard<'_, State>> {
@@ -157,9 +158,5 @@ impl Adapter {
 }
 
 fn poisoned() -> Error {
-  Error::Query {
-    context: "adapter".into(),
-    message: "internal state lock poisoned by an earlier panic".into(),
-    sqlstate: None,
-  }
+  Error::internal("the adapter's state lock was poisoned by an earlier panic")
 }

@@ -9,35 +9,33 @@
 //! Each caller's outcome is the one it would get alone: a call still queued at its deadline leaves
 //! the queue (nothing of it was sent) and fails with `E_TIMEOUT`; a call taken into a group waits
 //! for the group's verdict, which the server delivers before the earliest member's deadline. A
-//! member the group cannot serve quickly (a row locked by another transaction) is served alone, on
-//! a connection of its own and by its own deadline, so that it delays only its own caller.
+//! member the group cannot serve quickly (a row locked by another transaction) is served alone, by
+//! its own deadline, so that it delays only its own caller.
+//!
+//! Generic, like deadpool's pool over its `Manager`: the grouping knows no database. A kind of
+//! call ([`Work`]) says how a group is served within its [`Context`] (for the adapter: its
+//! sessions or key-value operations on a store); the unit tests below serve groups from memory.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use deadpool_postgres::Object;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use crate::error::{Error, Result};
-use crate::retry::{with_client, Attempt, VERDICT_GRACE};
-use crate::store::{Call, Store};
+use crate::op::Call;
 
 /// Most calls served by one statement.
 const MAX_GROUP: usize = 256;
-
-/// The longest a group's statement waits for a row lock before its members are served one by one
-/// (the locked one then alone): far above the few ms the group's own concurrent writes hold a lock.
-pub const GROUP_LOCK_WAIT: Duration = Duration::from_millis(100);
 
 /// What a group did for one member.
 pub enum Served<T> {
   /// Its outcome.
   Done(Result<T>),
-  /// Nothing was written for it, and it needs longer than the group may wait (it waits for a
-  /// lock): it is served alone, by its own deadline.
+  /// Nothing was done for it, and it needs longer than the group may wait (it waits for a lock):
+  /// it is served alone ([`Work::alone`]), by its own deadline.
   Alone,
 }
 
@@ -59,79 +57,101 @@ impl<T> Served<T> {
   }
 }
 
-/// One kind of call that can be served in groups.
-pub trait Work: Sized + Send + Sync + 'static {
+/// What serves groups of calls: the errors a queued call can end with, and where group sizes go.
+pub trait Context: Send + Sync + 'static {
+  /// The error of a `call` still queued at its deadline (nothing of it was sent).
+  fn deadline_passed(&self, call: Call) -> Error;
+  /// The error of a `call` whose group gave no verdict [`Context::verdict_grace`] past its
+  /// deadline (its write may or may not be stored).
+  fn no_verdict(&self, call: Call) -> Error;
+  /// How long past its deadline a call taken into a group waits for the group's verdict.
+  fn verdict_grace(&self) -> Duration;
+  /// Counts a group of `size` calls of `call`.
+  fn record_group(&self, call: Call, size: usize);
+}
+
+/// One kind of call that can be served in groups within the context `C`.
+pub trait Work<C: Context>: Sized + Send + Sync + 'static {
   /// What each caller gets.
   type Output: Send + 'static;
-  /// The JS method whose calls these are.
-  const METHOD: &'static str;
 
-  /// The queue of this kind in `store` (`None` with `coalesce: false`).
-  fn queue(store: &Store) -> Option<&Coalescer<Self>>;
+  /// The queue of this kind in `context` (`None` when coalescing is off).
+  fn queue(context: &C) -> Option<&Coalescer<C, Self>>;
 
   /// Whether this call may join `group` (e.g. two saves of one id may not share a statement).
   fn fits(&self, _group: &[Self]) -> bool {
     true
   }
 
-  /// Serves `group` (never empty) on `client`: what was done for each member, in order. An `Err`
-  /// is the group's (a lost connection, a deadlock): it is run again or given to every member.
+  /// Serves a group by `deadline`: first waits until it can (a connection came free), then takes
+  /// the group with [`Taken::works`] (so that calls arriving meanwhile join it; it may be empty)
+  /// and returns what was done for each member, in order. An `Err` is the group's (a lost
+  /// connection, a closed pool), given to every member; an `Err(Error::Timeout)` before the group
+  /// was taken fails only the calls due by now.
   fn serve<'a>(
-    store: &'a Store,
-    client: &'a Object,
-    group: &'a [Self],
-    attempt: &'a Attempt,
+    context: &'a Arc<C>,
+    deadline: Instant,
+    taken: &'a mut Taken<'_, C, Self>,
   ) -> impl Future<Output = Result<Vec<Served<Self::Output>>>> + Send + 'a;
 
-  /// Serves one member alone, on a connection of its own, by `deadline`: for the kinds whose
-  /// `serve` can answer [`Served::Alone`].
-  fn alone(store: Arc<Store>, work: Self, deadline: Instant) -> impl Future<Output = Result<Self::Output>> + Send {
-    let _ = (store, work, deadline);
-    async {
-      Err(Error::Query {
-        context: Call(Self::METHOD).op().to_string(),
-        message: "a call of this kind cannot be served alone (a bug, please report it)".into(),
-        sqlstate: None,
-      })
-    }
+  /// Serves one member alone, by `deadline`: for the kinds whose `serve` can answer
+  /// [`Served::Alone`].
+  fn alone(context: Arc<C>, work: Self, deadline: Instant) -> impl Future<Output = Result<Self::Output>> + Send {
+    let _ = (context, work, deadline);
+    async { Err(Error::internal("a call of this kind cannot be served alone")) }
   }
 }
 
 /// Where a caller waits for its outcome.
-type Reply<W> = oneshot::Sender<Result<<W as Work>::Output>>;
+type Reply<T> = oneshot::Sender<Result<T>>;
 
 /// A group taken from the queue: the calls, and each one's deadline and caller.
-type Group<W> = (Vec<W>, Vec<(Instant, Reply<W>)>);
+type Group<W, T> = (Vec<W>, Vec<(Instant, Reply<T>)>);
 
 /// A queued call: its ticket (to leave the queue by), its deadline, the work and its caller.
-struct Waiting<W: Work> {
+struct Waiting<W, T> {
   ticket: u64,
   deadline: Instant,
   work: W,
-  reply: Reply<W>,
+  reply: Reply<T>,
 }
 
-/// The calls of one kind waiting for a connection.
-pub struct Coalescer<W: Work> {
-  queue: Mutex<Vec<Waiting<W>>>,
+/// The calls of one kind waiting to be served.
+pub struct Coalescer<C: Context, W: Work<C>> {
+  call: Call,
+  queue: Mutex<Vec<Waiting<W, W::Output>>>,
   tickets: AtomicU64,
 }
 
-impl<W: Work> Default for Coalescer<W> {
-  fn default() -> Self {
+/// The group a [`Work::serve`] takes once it can serve it.
+pub struct Taken<'q, C: Context, W: Work<C>> {
+  context: &'q Arc<C>,
+  queue: &'q Coalescer<C, W>,
+  group: Option<Group<W, W::Output>>,
+}
+
+impl<C: Context, W: Work<C>> Taken<'_, C, W> {
+  /// The group: the calls queued now, taken on the first call (later calls give the same ones).
+  pub fn works(&mut self) -> &[W] {
+    let (context, queue) = (self.context, self.queue);
+    &self.group.get_or_insert_with(|| queue.take(context)).0
+  }
+}
+
+impl<C: Context, W: Work<C>> Coalescer<C, W> {
+  /// An empty queue for calls of `call`.
+  pub fn new(call: Call) -> Self {
     Coalescer {
+      call,
       queue: Mutex::new(Vec::new()),
       tickets: AtomicU64::new(0),
     }
   }
-}
 
-impl<W: Work> Coalescer<W> {
   /// Queues `work` and waits for its outcome. The first call of a burst starts the group task;
   /// the queue is never empty while one is pending. At `deadline` a call still queued leaves with
-  /// `E_TIMEOUT`; one already taken into a group waits for the group's verdict.
-  pub async fn join(&self, store: &Arc<Store>, work: W, deadline: Instant) -> Result<W::Output> {
-    let op = Call(W::METHOD).op();
+  /// [`Context::deadline_passed`]; one already taken into a group waits for the group's verdict.
+  pub async fn join(&self, context: &Arc<C>, work: W, deadline: Instant) -> Result<W::Output> {
     let ticket = self.tickets.fetch_add(1, Ordering::Relaxed);
     let (reply, mut answer) = oneshot::channel();
     let first = {
@@ -145,25 +165,19 @@ impl<W: Work> Coalescer<W> {
       queue.len() == 1
     };
     if first {
-      serve_later::<W>(store);
+      serve_later::<C, W>(context);
     }
     let outcome = match tokio::time::timeout_at(deadline, &mut answer).await {
       Ok(outcome) => outcome,
-      Err(_) if self.withdraw(ticket) => return Err(store.deadline_passed(op)),
+      Err(_) if self.withdraw(ticket) => return Err(context.deadline_passed(self.call)),
       // Taken into a group: its writes carry the deadline to the server, whose verdict comes
-      // within the grace a silent server gets (then as E_OUTCOME_UNKNOWN).
-      Err(_) => match tokio::time::timeout(VERDICT_GRACE * 2, answer).await {
+      // within the grace.
+      Err(_) => match tokio::time::timeout(context.verdict_grace(), answer).await {
         Ok(outcome) => outcome,
-        Err(_) => return Err(store.outcome_unknown(op, "its group of coalesced calls gave no verdict in time")),
+        Err(_) => return Err(context.no_verdict(self.call)),
       },
     };
-    outcome.unwrap_or_else(|_| {
-      Err(Error::Query {
-        context: op.to_string(),
-        message: "its group of coalesced calls ended without an answer (a bug, please report it)".into(),
-        sqlstate: None,
-      })
-    })
+    outcome.unwrap_or_else(|_| Err(Error::internal("a group of coalesced calls ended without an answer")))
   }
 
   /// Removes the call holding `ticket` from the queue; false when a group has taken it.
@@ -178,9 +192,9 @@ impl<W: Work> Coalescer<W> {
     }
   }
 
-  /// Fails the queued calls whose deadline has passed (with `E_TIMEOUT`: nothing of them was
-  /// sent); true when calls are left.
-  fn expire(&self, store: &Store) -> bool {
+  /// Fails the queued calls whose deadline has passed (nothing of them was sent); true when calls
+  /// are left.
+  fn expire(&self, context: &C) -> bool {
     let now = Instant::now();
     let mut queue = lock(&self.queue);
     let (due, left): (Vec<_>, Vec<_>) = queue.drain(..).partition(|waiting| waiting.deadline <= now);
@@ -188,7 +202,7 @@ impl<W: Work> Coalescer<W> {
     let calls_left = !queue.is_empty();
     drop(queue);
     for waiting in due {
-      let _ = waiting.reply.send(Err(store.deadline_passed(Call(W::METHOD).op())));
+      let _ = waiting.reply.send(Err(context.deadline_passed(self.call)));
     }
     calls_left
   }
@@ -201,7 +215,7 @@ impl<W: Work> Coalescer<W> {
   /// Takes the next group: queued calls in arrival order, skipping the ones that fit no more
   /// (they stay queued, in order, and a follow-up task serves them) and the ones whose caller is
   /// gone.
-  fn take(&self, store: &Arc<Store>) -> Group<W> {
+  fn take(&self, context: &Arc<C>) -> Group<W, W::Output> {
     let mut queue = lock(&self.queue);
     let mut works: Vec<W> = Vec::new();
     let mut callers = Vec::new();
@@ -221,74 +235,67 @@ impl<W: Work> Coalescer<W> {
     *queue = left;
     drop(queue);
     if follow_up {
-      serve_later::<W>(store);
+      serve_later::<C, W>(context);
     }
     (works, callers)
   }
 }
 
 /// Starts a task serving the next group of `W`.
-fn serve_later<W: Work>(store: &Arc<Store>) {
-  tokio::spawn(serve_group::<W>(store.clone()));
+fn serve_later<C: Context, W: Work<C>>(context: &Arc<C>) {
+  tokio::spawn(serve_group::<C, W>(context.clone()));
 }
 
-/// Waits for a connection, takes the queued group and serves it; every member gets its outcome,
-/// or the group's failure.
-async fn serve_group<W: Work>(store: Arc<Store>) {
-  let Some(coalescer) = W::queue(&store) else {
+/// Serves the queued group; every member gets its outcome, or the group's failure.
+async fn serve_group<C: Context, W: Work<C>>(context: Arc<C>) {
+  let Some(queue) = W::queue(&context) else {
     return;
   };
-  let Some(deadline) = coalescer.oldest_deadline() else {
+  let Some(deadline) = queue.oldest_deadline() else {
     return;
   };
-  let op = Call(W::METHOD).op();
-  let mut taken: Option<Group<W>> = None;
-  let outcome: Result<Vec<Served<W::Output>>> = async {
-    with_client!(store, op, deadline, Some(GROUP_LOCK_WAIT), |client, attempt| async {
-      let (works, _) = taken.get_or_insert_with(|| coalescer.take(&store));
-      if works.is_empty() {
-        return Ok(Vec::new());
-      }
-      W::serve(&store, &client, works, attempt).await
-    })
-  }
-  .await;
-  let group = match (taken, &outcome) {
-    (Some(taken), _) => taken,
-    // No connection came free by the oldest call's deadline: the calls due by now fail (nothing
-    // of them was sent); the younger ones wait on, up to their own deadlines. (Past
-    // acquireTimeoutMs, the pool's own timeout, every queued call fails as a plain call would.)
+  let mut taken = Taken {
+    context: &context,
+    queue,
+    group: None,
+  };
+  let outcome = W::serve(&context, deadline, &mut taken).await;
+  let group = match (taken.group, &outcome) {
+    (Some(group), _) => group,
+    // It could not serve by the oldest call's deadline: the calls due by now fail (nothing of them
+    // was sent); the younger ones wait on, up to their own deadlines.
     (None, Err(Error::Timeout { .. })) if Instant::now() >= deadline => {
-      if coalescer.expire(&store) {
-        serve_later::<W>(&store);
+      if queue.expire(&context) {
+        serve_later::<C, W>(&context);
       }
       return;
     }
-    // Any other failure before a connection came free is shared by the calls queued by then.
-    (None, _) => coalescer.take(&store),
+    // Any other failure before the group was taken is shared by the calls queued by then.
+    (None, _) => queue.take(&context),
   };
-  answer(&store, group, outcome);
+  answer(&context, queue.call, group, outcome);
 }
 
 /// Hands each member of `group` what `outcome` holds for it; members to be served alone are
 /// served so, each in a task of its own.
-fn answer<W: Work>(store: &Arc<Store>, (works, callers): Group<W>, outcome: Result<Vec<Served<W::Output>>>) {
+fn answer<C: Context, W: Work<C>>(
+  context: &Arc<C>,
+  call: Call,
+  (works, callers): Group<W, W::Output>,
+  outcome: Result<Vec<Served<W::Output>>>,
+) {
   if works.is_empty() {
     return;
   }
-  store.metrics.record_group(W::METHOD, works.len());
+  context.record_group(call, works.len());
   let served = match outcome {
     Ok(served) if served.len() == callers.len() => served,
     Ok(served) => {
-      let error = Error::Query {
-        context: Call(W::METHOD).op().to_string(),
-        message: format!(
-          "a group of {} calls got {} answers (a bug, please report it)",
-          callers.len(),
-          served.len()
-        ),
-        sqlstate: None,
-      };
+      let error = Error::internal(format!(
+        "a group of {} calls got {} answers",
+        callers.len(),
+        served.len()
+      ));
       callers.iter().map(|_| Served::Done(Err(error.clone()))).collect()
     }
     Err(error) => callers.iter().map(|_| Served::Done(Err(error.clone()))).collect(),
@@ -299,28 +306,256 @@ fn answer<W: Work>(store: &Arc<Store>, (works, callers): Group<W>, outcome: Resu
         let _ = reply.send(outcome);
       }
       Served::Alone => {
-        let store = store.clone();
+        let context = context.clone();
         tokio::spawn(async move {
-          let _ = reply.send(W::alone(store, work, deadline).await);
+          let _ = reply.send(W::alone(context, work, deadline).await);
         });
       }
     }
   }
 }
 
-/// The queues of every coalesced kind.
-#[derive(Default)]
-pub struct Queues {
-  /// `getSession`.
-  pub get_session: Coalescer<crate::sessions::GetSession>,
-  /// `hasSession`.
-  pub has_session: Coalescer<crate::sessions::HasSession>,
-  /// `saveSession`.
-  pub save_session: Coalescer<crate::sessions::SaveSession>,
-  /// `getValue`.
-  pub get_value: Coalescer<crate::kv::GetValue>,
-}
-
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
   mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+  use tokio::sync::Semaphore;
+
+  const CALL: Call = Call("double");
+  const GRACE: Duration = Duration::from_millis(50);
+
+  /// Serves `Double` calls from memory: `permits` plays the pool, `groups` records what each
+  /// statement served.
+  struct Doubler {
+    queue: Option<Coalescer<Doubler, Double>>,
+    permits: Semaphore,
+    groups: Mutex<Vec<Vec<i64>>>,
+    recorded: Mutex<Vec<usize>>,
+    /// How long serving a group takes once it has a permit.
+    serve_time: Duration,
+  }
+
+  /// Doubles its number: negative ones fail alone, 13 waits "for a lock" (served alone, as 26+1),
+  /// and no two equal numbers share a group.
+  struct Double(i64);
+
+  impl Context for Doubler {
+    fn deadline_passed(&self, call: Call) -> Error {
+      Error::Timeout {
+        context: call.op().to_string(),
+        message: "queued past its deadline".into(),
+        sqlstate: None,
+      }
+    }
+    fn no_verdict(&self, call: Call) -> Error {
+      Error::OutcomeUnknown {
+        context: call.op().to_string(),
+        message: "no verdict".into(),
+      }
+    }
+    fn verdict_grace(&self) -> Duration {
+      GRACE
+    }
+    fn record_group(&self, _call: Call, size: usize) {
+      lock(&self.recorded).push(size);
+    }
+  }
+
+  impl Work<Doubler> for Double {
+    type Output = i64;
+
+    fn queue(context: &Doubler) -> Option<&Coalescer<Doubler, Self>> {
+      context.queue.as_ref()
+    }
+
+    fn fits(&self, group: &[Self]) -> bool {
+      group.iter().all(|other| other.0 != self.0)
+    }
+
+    async fn serve(
+      context: &Arc<Doubler>,
+      deadline: Instant,
+      taken: &mut Taken<'_, Doubler, Self>,
+    ) -> Result<Vec<Served<i64>>> {
+      let Ok(permit) = tokio::time::timeout_at(deadline, context.permits.acquire()).await else {
+        return Err(context.deadline_passed(CALL));
+      };
+      let Ok(_permit) = permit else {
+        return Err(Error::Closed {
+          context: CALL.op().to_string(),
+        });
+      };
+      let group: Vec<i64> = taken.works().iter().map(|work| work.0).collect();
+      lock(&context.groups).push(group.clone());
+      tokio::time::sleep(context.serve_time).await;
+      Ok(
+        group
+          .into_iter()
+          .map(|n| match n {
+            13 => Served::Alone,
+            n if n < 0 => Served::Done(Err(Error::validation("n", format!("{n} is negative")))),
+            n => Served::Done(Ok(n * 2)),
+          })
+          .collect(),
+      )
+    }
+
+    async fn alone(_context: Arc<Doubler>, work: Self, _deadline: Instant) -> Result<i64> {
+      Ok(work.0 * 2 + 1)
+    }
+  }
+
+  fn doubler(permits: usize, serve_time: Duration) -> Arc<Doubler> {
+    Arc::new(Doubler {
+      queue: Some(Coalescer::new(CALL)),
+      permits: Semaphore::new(permits),
+      groups: Mutex::new(Vec::new()),
+      recorded: Mutex::new(Vec::new()),
+      serve_time,
+    })
+  }
+
+  async fn call(context: &Arc<Doubler>, n: i64, within: Duration) -> Result<i64> {
+    let queue = context.queue.as_ref().ok_or_else(|| Error::internal("no queue"))?;
+    queue.join(context, Double(n), Instant::now() + within).await
+  }
+
+  /// Starts `numbers` as concurrent calls, each queued (first polled) in order.
+  async fn calls(context: &Arc<Doubler>, numbers: &[i64], within: Duration) -> Vec<Result<i64>> {
+    let tasks: Vec<_> = numbers
+      .iter()
+      .map(|&n| {
+        let context = context.clone();
+        tokio::spawn(async move { call(&context, n, within).await })
+      })
+      .collect();
+    let mut outcomes = Vec::new();
+    for task in tasks {
+      outcomes.push(task.await.unwrap_or_else(|_| Err(Error::internal("task failed"))));
+    }
+    outcomes
+  }
+
+  fn values(outcomes: &[Result<i64>]) -> Vec<std::result::Result<i64, &'static str>> {
+    outcomes
+      .iter()
+      .map(|outcome| outcome.as_ref().map(|n| *n).map_err(Error::code))
+      .collect()
+  }
+
+  #[tokio::test]
+  async fn calls_queued_while_busy_are_served_as_one_group_each_with_its_own_outcome() {
+    let context = doubler(1, Duration::from_millis(20));
+    // The one permit is held: every call queues, and the group is taken once it comes free.
+    let held = context.permits.acquire().await.unwrap();
+    let pending = tokio::spawn({
+      let context = context.clone();
+      async move { calls(&context, &[1, 2, -3, 4], Duration::from_secs(5)).await }
+    });
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    drop(held);
+    let outcomes = pending.await.unwrap();
+    assert_eq!(values(&outcomes), vec![Ok(2), Ok(4), Err("E_VALIDATION"), Ok(8)]);
+    assert_eq!(*lock(&context.groups), vec![vec![1, 2, -3, 4]]);
+    assert_eq!(*lock(&context.recorded), vec![4]);
+  }
+
+  #[tokio::test]
+  async fn a_call_that_does_not_fit_waits_for_the_next_group_in_order() {
+    let context = doubler(1, Duration::from_millis(5));
+    let held = context.permits.acquire().await.unwrap();
+    let pending = tokio::spawn({
+      let context = context.clone();
+      async move { calls(&context, &[1, 1, 2, 1], Duration::from_secs(5)).await }
+    });
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    drop(held);
+    let outcomes = pending.await.unwrap();
+    assert_eq!(values(&outcomes), vec![Ok(2), Ok(2), Ok(4), Ok(2)]);
+    // The second 1 does not fit the first group; everything behind it waits with it, in order.
+    assert_eq!(*lock(&context.groups), vec![vec![1], vec![1, 2], vec![1]]);
+  }
+
+  #[tokio::test]
+  async fn a_call_still_queued_at_its_deadline_leaves_and_is_never_served() {
+    let context = doubler(1, Duration::from_millis(5));
+    let held = context.permits.acquire().await.unwrap();
+    let early = tokio::spawn({
+      let context = context.clone();
+      async move { call(&context, 7, Duration::from_millis(40)).await }
+    });
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let late = tokio::spawn({
+      let context = context.clone();
+      async move { call(&context, 8, Duration::from_secs(5)).await }
+    });
+    let early = early.await.unwrap();
+    assert_eq!(early.map_err(|error| error.code()), Err("E_TIMEOUT"));
+    drop(held);
+    assert_eq!(late.await.unwrap().ok(), Some(16));
+    assert_eq!(*lock(&context.groups), vec![vec![8]]);
+  }
+
+  #[tokio::test]
+  async fn a_member_that_must_wait_is_served_alone_and_delays_no_one_else() {
+    let context = doubler(1, Duration::from_millis(5));
+    let held = context.permits.acquire().await.unwrap();
+    let pending = tokio::spawn({
+      let context = context.clone();
+      async move { calls(&context, &[12, 13, 14], Duration::from_secs(5)).await }
+    });
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    drop(held);
+    assert_eq!(values(&pending.await.unwrap()), vec![Ok(24), Ok(27), Ok(28)]);
+  }
+
+  #[tokio::test]
+  async fn a_group_failure_reaches_every_member_once() {
+    let context = doubler(1, Duration::from_millis(5));
+    let held = context.permits.acquire().await.unwrap();
+    let pending = tokio::spawn({
+      let context = context.clone();
+      async move { calls(&context, &[1, 2, 3], Duration::from_secs(5)).await }
+    });
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    // A closed "pool": the group is taken with the failure and each member gets it.
+    context.permits.close();
+    drop(held);
+    assert_eq!(values(&pending.await.unwrap()), vec![Err("E_CLOSED"); 3]);
+    assert!(lock(&context.groups).is_empty());
+  }
+
+  #[tokio::test]
+  async fn a_member_whose_group_gives_no_verdict_is_told_the_outcome_is_unknown() {
+    // Serving takes far longer than the deadline plus the grace.
+    let context = doubler(1, Duration::from_secs(5));
+    let started = Instant::now();
+    let outcome = call(&context, 1, Duration::from_millis(30)).await;
+    assert_eq!(outcome.map_err(|error| error.code()), Err("E_OUTCOME_UNKNOWN"));
+    assert!(started.elapsed() < Duration::from_millis(30) + GRACE * 4);
+  }
+
+  #[tokio::test]
+  async fn a_caller_that_gave_up_is_left_out_of_the_group() {
+    let context = doubler(1, Duration::from_millis(5));
+    let held = context.permits.acquire().await.unwrap();
+    let gone = tokio::spawn({
+      let context = context.clone();
+      async move { call(&context, 5, Duration::from_secs(5)).await }
+    });
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    gone.abort();
+    let _ = gone.await;
+    let kept = tokio::spawn({
+      let context = context.clone();
+      async move { call(&context, 6, Duration::from_secs(5)).await }
+    });
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    drop(held);
+    assert_eq!(kept.await.unwrap().ok(), Some(12));
+    assert_eq!(*lock(&context.groups), vec![vec![6]]);
+  }
 }

@@ -55,6 +55,11 @@ pub enum Error {
     sqlstate: Option<String>,
   },
 
+  /// A bug of the adapter's own (a panic caught at the boundary, an answer that cannot be): the
+  /// call failed, Node carries on.
+  #[error("internal error (a bug, please report it): {message}")]
+  Internal { message: String },
+
   /// Any other error reported by PostgreSQL or the driver.
   #[error("{context}: {message}")]
   Query {
@@ -80,6 +85,7 @@ impl Error {
       Error::Conflict { .. } => "E_CONFLICT",
       Error::Validation { .. } => "E_VALIDATION",
       Error::Query { .. } => "E_QUERY",
+      Error::Internal { .. } => "E_INTERNAL",
     }
   }
 
@@ -116,6 +122,13 @@ impl Error {
   /// the input, whatever the earlier attempt did; anything else leaves its outcome open.
   pub fn leaves_earlier_write_open(&self) -> bool {
     !matches!(self, Error::Conflict { .. } | Error::Validation { .. })
+  }
+
+  /// Shorthand for an internal error (a bug).
+  pub fn internal(message: impl Into<String>) -> Self {
+    Error::Internal {
+      message: message.into(),
+    }
   }
 
   /// Shorthand for a validation error naming `field`.
@@ -240,7 +253,7 @@ impl Error {
       | Error::Query { message, .. } => {
         details.insert("cause".into(), json!(message));
       }
-      Error::Closed { .. } | Error::NotInitialized { .. } => {}
+      Error::Closed { .. } | Error::NotInitialized { .. } | Error::Internal { .. } => {}
     }
     format!("{} {}", self.code(), Value::Object(details))
   }
@@ -413,6 +426,7 @@ mod tests {
       "E_NOT_INITIALIZED"
     );
     assert_eq!(Error::Closed { context: "x".into() }.code(), "E_CLOSED");
+    assert_eq!(Error::internal("x").code(), "E_INTERNAL");
   }
 
   #[test]

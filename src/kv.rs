@@ -1,15 +1,17 @@
-//! Key-value queries. Values are JSON text; expired entries (ttl in the past) read as absent.
+//! Key-value operations on a store. Values are JSON text; expired entries (ttl in the past) read
+//! as absent.
 
 use std::sync::Arc;
 
-use deadpool_postgres::Object;
+use tokio::time::Instant;
 
-use crate::coalesce::{Coalescer, Served, Work};
+use crate::coalesce::{Coalescer, Served, Taken, Work};
 use crate::error::Result;
 use crate::jsonb::{JsonText, RawJson};
-use crate::retry::{with_client, Attempt};
-use crate::schema::statements;
-use crate::store::{column, Call, Store};
+use crate::op::Call;
+use crate::retry::with_client;
+use crate::statement::{statements, Stmt, Tables};
+use crate::store::{column, serve_group, OnStore, Store};
 
 statements! {
   /// The key-value statements.
@@ -31,26 +33,56 @@ statements! {
   }
 }
 
-impl Store {
+/// The key-value operations of an open store.
+pub struct KeyValues {
+  store: Arc<Store>,
+  sql: KvSql,
+  /// `getValue` calls waiting to be served in groups (`None` with `coalesce: false`).
+  gets: Option<Coalescer<KeyValues, GetValue>>,
+}
+
+impl OnStore for KeyValues {
+  fn store(&self) -> &Store {
+    &self.store
+  }
+}
+
+impl KeyValues {
+  /// The key-value operations on `store`, for the tables `tables` names.
+  pub fn new(store: Arc<Store>, tables: &Tables) -> Self {
+    KeyValues {
+      gets: store.options().coalesce.0.then(|| Coalescer::new(Call::GET_VALUE)),
+      sql: KvSql::new(tables),
+      store,
+    }
+  }
+
+  /// Every statement, for `initialize()` to prepare.
+  pub fn statements(&self) -> Vec<&Stmt> {
+    self.sql.all()
+  }
+
   /// Stores `json` under `key`; `ttl_seconds` from now, or never expiring when `None`.
-  pub async fn set_value(&self, call: Call, key: &str, json: &str, ttl_seconds: Option<f64>) -> Result<()> {
+  pub async fn set(&self, call: Call, key: &str, json: &str, ttl_seconds: Option<f64>) -> Result<()> {
+    let store = &self.store;
     let op = call.on(key);
-    with_client!(self, op, |client, attempt| async {
+    with_client!(store, op, |client, attempt| async {
       let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&key, &JsonText(json), &ttl_seconds];
-      self.write(&client, attempt, &self.sql.kv.set_value, &params, op).await
+      store.write(&client, attempt, &self.sql.set_value, &params, op).await
     })?;
     Ok(())
   }
 
   /// A live entry's JSON, or `None` when missing or expired. While the pool is busy it is read
   /// with the concurrent reads.
-  pub async fn get_value(self: &Arc<Self>, call: Call, key: String) -> Result<Option<String>> {
-    if let Some(queues) = self.queues_if_busy() {
-      return queues.get_value.join(self, GetValue(key), self.deadline()).await;
+  pub async fn get(self: &Arc<Self>, call: Call, key: String) -> Result<Option<String>> {
+    let store = &self.store;
+    if let Some(gets) = self.gets.as_ref().filter(|_| store.busy()) {
+      return gets.join(self, GetValue(key), store.deadline()).await;
     }
     let op = call.on(&key);
-    with_client!(self, op, |client| async {
-      match self.query_opt(&client, &self.sql.kv.get_value, &[&key], op).await? {
+    with_client!(store, op, |client| async {
+      match store.query_opt(&client, &self.sql.get_value, &[&key], op).await? {
         Some(row) => Ok(Some(column::<RawJson<'_>>(&row, "value", op)?.0.to_owned())),
         None => Ok(None),
       }
@@ -58,11 +90,12 @@ impl Store {
   }
 
   /// Deletes an entry; true only when a live (unexpired) entry was deleted.
-  pub async fn delete_value(&self, call: Call, key: &str) -> Result<bool> {
+  pub async fn delete(&self, call: Call, key: &str) -> Result<bool> {
+    let store = &self.store;
     let op = call.on(key);
-    with_client!(self, op, |client, attempt| async {
-      let written = self
-        .write(&client, attempt, &self.sql.kv.delete_value, &[&key], op)
+    with_client!(store, op, |client, attempt| async {
+      let written = store
+        .write(&client, attempt, &self.sql.delete_value, &[&key], op)
         .await?;
       match written.rows.first() {
         Some(row) => column(row, "live", op),
@@ -72,10 +105,11 @@ impl Store {
   }
 
   /// Whether a live entry exists.
-  pub async fn has_value(&self, call: Call, key: &str) -> Result<bool> {
+  pub async fn has(&self, call: Call, key: &str) -> Result<bool> {
+    let store = &self.store;
     let op = call.on(key);
-    with_client!(self, op, |client| async {
-      match self.query_opt(&client, &self.sql.kv.has_value, &[&key], op).await? {
+    with_client!(store, op, |client| async {
+      match store.query_opt(&client, &self.sql.has_value, &[&key], op).await? {
         Some(row) => column(&row, "found", op),
         None => Ok(false),
       }
@@ -84,14 +118,11 @@ impl Store {
 
   /// Deletes expired entries; the number deleted.
   pub async fn purge_expired(&self, call: Call) -> Result<u64> {
+    let store = &self.store;
     let op = call.op();
-    with_client!(self, op, |client, attempt| async {
-      Ok(
-        self
-          .write(&client, attempt, &self.sql.kv.purge_expired, &[], op)
-          .await?
-          .count,
-      )
+    with_client!(store, op, |client, attempt| async {
+      let written = store.write(&client, attempt, &self.sql.purge_expired, &[], op).await?;
+      Ok(written.count)
     })
   }
 }
@@ -99,25 +130,25 @@ impl Store {
 /// A `getValue` call, served in a group of concurrent ones.
 pub struct GetValue(pub String);
 
-impl Work for GetValue {
+impl Work<KeyValues> for GetValue {
   type Output = Option<String>;
-  const METHOD: &'static str = "getValue";
 
-  fn queue(store: &Store) -> Option<&Coalescer<Self>> {
-    store.queues.as_ref().map(|queues| &queues.get_value)
+  fn queue(values: &KeyValues) -> Option<&Coalescer<KeyValues, Self>> {
+    values.gets.as_ref()
   }
 
-  async fn serve(
-    store: &Store,
-    client: &Object,
-    group: &[Self],
-    _attempt: &Attempt,
+  async fn serve<'a>(
+    values: &'a Arc<KeyValues>,
+    deadline: Instant,
+    taken: &'a mut Taken<'_, KeyValues, Self>,
   ) -> Result<Vec<Served<Self::Output>>> {
-    let keys: Vec<&str> = group.iter().map(|get| get.0.as_str()).collect();
-    let op = Call(Self::METHOD).op();
-    store
-      .json_by_key(client, &store.sql.kv.get_values, &keys, ("key", "value"), op)
-      .await
-      .map(Served::all_done)
+    let (store, call) = (&values.store, Call::GET_VALUE);
+    serve_group!(store, call, deadline, taken, |client, group, _attempt| async {
+      let keys: Vec<&str> = group.iter().map(|get| get.0.as_str()).collect();
+      let found = store
+        .json_by_key(&client, &values.sql.get_values, &keys, ("key", "value"), call.op())
+        .await?;
+      Ok(Served::all_done(found))
+    })
   }
 }

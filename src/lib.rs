@@ -1,6 +1,8 @@
 #![deny(clippy::all)]
 #![deny(clippy::unwrap_used, clippy::expect_used)]
-//! The napi surface: `NativeAdapter`, the class `index.js` wraps. Everything else is plain Rust.
+//! The napi surface: `NativeAdapter`, the class `index.js` wraps, as a table of methods. The values
+//! handed to JS, the chunked hand-over of large values and the panic guard are in `boundary/`;
+//! everything else is plain Rust.
 //!
 //! Calls are cheap on the JS thread: each method converts its arguments, queues the work for the
 //! tokio runtime and returns at once (see `calls.rs`: one spawn per burst of calls). When calls
@@ -11,10 +13,12 @@
 //! `"<E_CODE> <json details>"` (see `error.rs`), which `index.js` turns into the error classes.
 
 pub mod adapter;
+pub mod boundary;
 pub mod calls;
 pub mod cancel;
 pub mod coalesce;
 pub mod config;
+pub mod database;
 pub mod error;
 pub mod jsonb;
 pub mod kv;
@@ -26,258 +30,36 @@ pub mod retry;
 pub mod schema;
 pub mod secret;
 pub mod sessions;
+pub mod statement;
 pub mod store;
+pub mod time;
 pub mod tls;
+pub mod turns;
 pub mod url;
 
-use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
-use futures_util::FutureExt;
-use napi::bindgen_prelude::{ToNapiValue, Undefined};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{sys, Env, Status};
 use napi_derive::napi;
 
 use crate::adapter::Adapter;
-use crate::calls::{Calls, Finished};
+use crate::boundary::guard::guarded;
+use crate::boundary::handover::{session_input, session_inputs, LargeResults, StagedSaves};
+use crate::boundary::values::{check, Drained, NativeStats, Reply};
+use crate::calls::Calls;
+use crate::database::Database;
 use crate::error::Error;
 use crate::metrics::Outcome;
-use crate::sessions::{instant_from_ms, SessionInput};
-use crate::store::{Call, Store};
-
-/// What a finished call hands back to JS.
-pub enum Reply {
-  /// `undefined`.
-  Nothing,
-  /// `null`.
-  Null,
-  /// A boolean.
-  Bool(bool),
-  /// A number.
-  Number(f64),
-  /// A string: JSON text, or a failure's coded reason.
-  Text(String),
-  /// An array of strings (one per session of a batch).
-  Strings(Vec<String>),
-  /// `getStats()`'s figures.
-  Stats(NativeStats),
-}
-
-impl From<()> for Reply {
-  fn from(_: ()) -> Self {
-    Reply::Nothing
-  }
-}
-
-impl From<bool> for Reply {
-  fn from(value: bool) -> Self {
-    Reply::Bool(value)
-  }
-}
-
-impl From<u64> for Reply {
-  fn from(value: u64) -> Self {
-    Reply::Number(value as f64)
-  }
-}
-
-impl From<u32> for Reply {
-  fn from(value: u32) -> Self {
-    Reply::Number(f64::from(value))
-  }
-}
-
-impl From<String> for Reply {
-  fn from(value: String) -> Self {
-    Reply::Text(value)
-  }
-}
-
-impl From<Vec<String>> for Reply {
-  fn from(value: Vec<String>) -> Self {
-    Reply::Strings(value)
-  }
-}
-
-impl From<Option<String>> for Reply {
-  fn from(value: Option<String>) -> Self {
-    value.map_or(Reply::Null, Reply::Text)
-  }
-}
-
-impl ToNapiValue for Reply {
-  unsafe fn to_napi_value(env: sys::napi_env, value: Self) -> napi::Result<sys::napi_value> {
-    match value {
-      Reply::Nothing => Undefined::to_napi_value(env, ()),
-      Reply::Null => Option::<bool>::to_napi_value(env, None),
-      Reply::Bool(flag) => bool::to_napi_value(env, flag),
-      Reply::Number(number) => f64::to_napi_value(env, number),
-      Reply::Text(text) => String::to_napi_value(env, text),
-      Reply::Strings(texts) => strings_to_napi(env, texts),
-      Reply::Stats(stats) => NativeStats::to_napi_value(env, stats),
-    }
-  }
-}
-
-/// A JS array of `texts`. ASCII text (most JSON) is handed to V8 as Latin-1, which it copies as is,
-/// instead of decoding it as UTF-8.
-unsafe fn strings_to_napi(env: sys::napi_env, texts: Vec<String>) -> napi::Result<sys::napi_value> {
-  let check = |status: sys::napi_status| match status {
-    sys::Status::napi_ok => Ok(()),
-    _ => Err(napi::Error::new(
-      Status::GenericFailure,
-      "cannot build an array of strings",
-    )),
-  };
-  let mut array = std::ptr::null_mut();
-  check(sys::napi_create_array_with_length(env, texts.len(), &mut array))?;
-  for (index, text) in texts.iter().enumerate() {
-    let mut value = std::ptr::null_mut();
-    if text.is_ascii() {
-      check(sys::napi_create_string_latin1(
-        env,
-        text.as_ptr().cast(),
-        text.len() as isize,
-        &mut value,
-      ))?;
-    } else {
-      check(sys::napi_create_string_utf8(
-        env,
-        text.as_ptr().cast(),
-        text.len() as isize,
-        &mut value,
-      ))?;
-    }
-    check(sys::napi_set_element(env, array, index as u32, value))?;
-  }
-  Ok(array)
-}
+use crate::op::Call;
+use crate::time::instant_from_ms;
 
 /// Wakes the JS thread to `drain()` finished calls: unreferenced while idle, so it never keeps
 /// Node alive.
 type Wake = ThreadsafeFunction<(), (), (), Status, false, true>;
-
-/// Finished calls as `drain()` hands them to JS: `[request, failed, value, request, ...]`.
-pub struct Drained(Vec<Finished<Reply>>);
-
-impl ToNapiValue for Drained {
-  unsafe fn to_napi_value(env: sys::napi_env, value: Self) -> napi::Result<sys::napi_value> {
-    let mut array = std::ptr::null_mut();
-    let check = |status: sys::napi_status| match status {
-      sys::Status::napi_ok => Ok(()),
-      _ => Err(napi::Error::new(
-        Status::GenericFailure,
-        "cannot build the finished calls' array",
-      )),
-    };
-    check(sys::napi_create_array_with_length(env, value.0.len() * 3, &mut array))?;
-    for (index, (request, failed, reply)) in value.0.into_iter().enumerate() {
-      let base = (index * 3) as u32;
-      check(sys::napi_set_element(
-        env,
-        array,
-        base,
-        u32::to_napi_value(env, request)?,
-      ))?;
-      check(sys::napi_set_element(
-        env,
-        array,
-        base + 1,
-        bool::to_napi_value(env, failed)?,
-      ))?;
-      check(sys::napi_set_element(
-        env,
-        array,
-        base + 2,
-        Reply::to_napi_value(env, reply)?,
-      ))?;
-    }
-    Ok(array)
-  }
-}
-
-/// Runs an adapter future; its error becomes the coded reason, and a panic becomes `E_INTERNAL`
-/// instead of crossing into Node.
-async fn guarded<T>(work: impl Future<Output = error::Result<T>>) -> Result<T, String> {
-  match AssertUnwindSafe(work).catch_unwind().await {
-    Ok(result) => result.map_err(|error| error.to_native_reason()),
-    Err(panic) => {
-      let message = panic
-        .downcast_ref::<&str>()
-        .map(|text| text.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".into());
-      Err(format!(
-        "E_INTERNAL {}",
-        serde_json::json!({ "message": format!("internal error (a bug, please report it): {message}") })
-      ))
-    }
-  }
-}
-
-/// Counts and size returned by `getStats`.
-#[napi(object)]
-pub struct NativeStats {
-  /// Number of sessions.
-  pub total_sessions: i64,
-  /// Bytes used by both tables (indexes and TOAST included).
-  pub size_bytes: i64,
-  /// Sessions in state `active`.
-  pub active_count: i64,
-  /// Sessions in state `paused`.
-  pub paused_count: i64,
-  /// Sessions in state `expired`.
-  pub expired_count: i64,
-  /// Sessions in state `invalidated_pending_cleanup`.
-  pub invalidated_pending_cleanup_count: i64,
-  /// Sessions in state `closed`.
-  pub closed_count: i64,
-  /// Pool: maximum connections.
-  pub pool_max_size: u32,
-  /// Pool: open connections.
-  pub pool_size: u32,
-  /// Pool: idle connections.
-  pub pool_idle: u32,
-  /// Pool: callers waiting for a connection.
-  pub pool_waiting: u32,
-  /// Calls run again on another connection after a lost one.
-  pub retries: i64,
-  /// Per-operation figures (operations called at least once).
-  pub operations: Vec<NativeOperationStats>,
-}
-
-/// Figures of one operation, as `getStats().metrics.operations[method]`.
-#[napi(object)]
-pub struct NativeOperationStats {
-  /// JS method name.
-  pub method: String,
-  /// Calls that resolved.
-  pub ok: i64,
-  /// Calls rejected with ConflictError.
-  pub conflicts: i64,
-  /// Calls rejected with any other error.
-  pub errors: i64,
-  /// Mean latency (ms), measured in Rust from the start of the call's work to its end.
-  pub mean_ms: f64,
-  /// Median latency (ms; histogram bucket bound, within 25 %).
-  pub p50_ms: f64,
-  /// 95th percentile latency (ms).
-  pub p95_ms: f64,
-  /// 99th percentile latency (ms).
-  pub p99_ms: f64,
-  /// Largest latency (ms).
-  pub max_ms: f64,
-  /// Groups of concurrent calls served by one statement (coalescing).
-  pub groups: i64,
-  /// Calls served in those groups.
-  pub grouped_calls: i64,
-  /// The largest group.
-  pub largest_group: i64,
-}
 
 /// The native PostgreSQL store. Wrapped by `PostgresStorageAdapter` in `index.js`; not public API.
 #[napi]
@@ -286,86 +68,36 @@ pub struct NativeAdapter {
   calls: Arc<Calls<Reply>>,
   wake: Arc<Wake>,
   /// Large batch results waiting for JS to `take()` them a chunk at a time, by request.
-  held: Arc<Mutex<HashMap<u32, VecDeque<String>>>>,
+  large_results: LargeResults,
   /// Sessions of a large `saveSessions` handed over a chunk at a time, by stage.
-  staged: Mutex<HashMap<u32, Vec<SessionInput>>>,
-}
-
-/// A batch result larger than this (bytes of text) is held in Rust and taken by JS a chunk at a
-/// time, so that turning it into JS strings never blocks the event loop for long.
-const HOLD_ABOVE_BYTES: usize = 1 << 20;
-
-/// The sessions of a `saveSessions` chunk: parallel arrays, with dates as epoch milliseconds.
-fn session_inputs(
-  ids: Vec<String>,
-  versions: Vec<i32>,
-  created_at_ms: Vec<f64>,
-  updated_at_ms: Vec<f64>,
-  jsons: Vec<String>,
-) -> error::Result<Vec<SessionInput>> {
-  let count = ids.len();
-  if versions.len() != count || created_at_ms.len() != count || updated_at_ms.len() != count || jsons.len() != count {
-    return Err(Error::validation(
-      "sessions",
-      "saveSessions: parallel arrays differ in length",
-    ));
-  }
-  ids
-    .into_iter()
-    .zip(versions)
-    .zip(created_at_ms)
-    .zip(updated_at_ms)
-    .zip(jsons)
-    .map(|((((id, version), created), updated), json)| {
-      Ok(SessionInput {
-        id,
-        json,
-        version,
-        created_at: instant_from_ms("createdAt", created)?,
-        updated_at: instant_from_ms("updatedAt", updated)?,
-      })
-    })
-    .collect()
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-  mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+  staged_saves: StagedSaves,
 }
 
 impl NativeAdapter {
-  /// Spawns `work` for the JS method `method` on the tokio runtime; its result (or failure) goes
-  /// to `complete([request, ...])`. Latency and outcome are recorded in the metrics.
-  fn spawn<Value, Work>(
-    &self,
-    request: u32,
-    method: &'static str,
-    work: impl FnOnce(Arc<Adapter>, Call) -> Work + Send + 'static,
-  ) where
+  /// Spawns `work` for `call` on the tokio runtime; its result (or failure) goes to
+  /// `complete([request, ...])`. Latency and outcome are recorded in the metrics.
+  fn spawn<Value, Work>(&self, request: u32, call: Call, work: impl FnOnce(Arc<Adapter>, Call) -> Work + Send + 'static)
+  where
     Value: Into<Reply>,
     Work: Future<Output = error::Result<Value>> + Send + 'static,
   {
     let inner = self.inner.clone();
     let calls = self.calls.clone();
     let wake = self.wake.clone();
-    let held = self.held.clone();
+    let large_results = self.large_results.clone();
     let task = async move {
       let metrics = inner.metrics.clone();
       let started = Instant::now();
-      let result = guarded(async move { work(inner, Call(method)).await }).await;
+      let result = guarded(async move { work(inner, call).await }).await;
       let outcome = match &result {
         Ok(_) => Outcome::Ok,
-        Err(reason) if reason.starts_with("E_CONFLICT ") => Outcome::Conflict,
+        Err(Error::Conflict { .. }) => Outcome::Conflict,
         Err(_) => Outcome::Error,
       };
-      metrics.record(method, started.elapsed(), outcome);
-      let finished = match result.map(Into::into) {
-        Ok(Reply::Strings(texts)) if texts.iter().map(String::len).sum::<usize>() > HOLD_ABOVE_BYTES => {
-          let count = texts.len() as u32;
-          lock(&held).insert(request, texts.into());
-          (request, false, Reply::Number(f64::from(count)))
-        }
-        Ok(value) => (request, false, value),
-        Err(reason) => (request, true, Reply::Text(reason)),
+      metrics.record(call.0, started.elapsed(), outcome);
+      let finished = match result {
+        Ok(value) => (request, false, large_results.hand_over(request, value.into())),
+        Err(error) => (request, true, Reply::Text(error.to_native_reason())),
       };
       calls.finish(finished, || {
         // Only fails while Node tears the environment down, when nobody waits for the answer.
@@ -378,18 +110,19 @@ impl NativeAdapter {
     });
   }
 
-  /// [`spawn`](Self::spawn) for work on the open store (`E_NOT_INITIALIZED` / `E_CLOSED` otherwise).
+  /// [`spawn`](Self::spawn) for work on the open database (`E_NOT_INITIALIZED` / `E_CLOSED`
+  /// otherwise).
   fn serve<Value, Work>(
     &self,
     request: u32,
-    method: &'static str,
-    work: impl FnOnce(Arc<Store>, Call) -> Work + Send + 'static,
+    call: Call,
+    work: impl FnOnce(Arc<Database>, Call) -> Work + Send + 'static,
   ) where
     Value: Into<Reply>,
     Work: Future<Output = error::Result<Value>> + Send + 'static,
   {
-    self.spawn(request, method, move |inner, call| async move {
-      work(inner.store(call)?, call).await
+    self.spawn(request, call, move |inner, call| async move {
+      work(inner.database(call)?, call).await
     });
   }
 }
@@ -404,39 +137,22 @@ impl NativeAdapter {
       inner: Arc::new(Adapter::new(&options_json)?),
       calls: Arc::new(Calls::default()),
       wake: Arc::new(wake),
-      held: Arc::new(Mutex::new(HashMap::new())),
-      staged: Mutex::new(HashMap::new()),
+      large_results: LargeResults::default(),
+      staged_saves: StagedSaves::default(),
     })
   }
 
-  /// The next strings of a held batch result (the one of `request`, reported as its count):
+  /// The next strings of a large batch result (the one of `request`, reported as its count):
   /// about `maxBytes` of text, at least one string while any is left.
   #[napi]
   pub fn take(&self, request: u32, max_bytes: u32) -> Reply {
-    let mut held = lock(&self.held);
-    let Some(texts) = held.get_mut(&request) else {
-      return Reply::Strings(Vec::new());
-    };
-    let mut chunk = Vec::new();
-    let mut bytes = 0;
-    while let Some(text) = texts.pop_front() {
-      bytes += text.len();
-      chunk.push(text);
-      if bytes >= max_bytes as usize {
-        break;
-      }
-    }
-    if texts.is_empty() {
-      held.remove(&request);
-    }
-    drop(held);
-    Reply::Strings(chunk)
+    self.large_results.take(request, max_bytes)
   }
 
-  /// Drops what is left of a held batch result.
+  /// Drops what is left of a large batch result.
   #[napi]
   pub fn release(&self, request: u32) {
-    lock(&self.held).remove(&request);
+    self.large_results.release(request);
   }
 
   /// Hands over a chunk of a large `saveSessions` (parallel arrays, dates as epoch ms) under
@@ -452,14 +168,14 @@ impl NativeAdapter {
     jsons: Vec<String>,
   ) -> napi::Result<()> {
     let sessions = session_inputs(ids, versions, created_at_ms, updated_at_ms, jsons)?;
-    lock(&self.staged).entry(stage).or_default().extend(sessions);
+    self.staged_saves.add(stage, sessions);
     Ok(())
   }
 
   /// Drops the chunks staged under `stage` (the batch was refused).
   #[napi]
   pub fn unstage(&self, stage: u32) {
-    lock(&self.staged).remove(&stage);
+    self.staged_saves.remove(stage);
   }
 
   /// Every call finished since the last drain, as `[request, failed, value, request, ...]`:
@@ -480,20 +196,14 @@ impl NativeAdapter {
         sys::napi_unref_threadsafe_function(env.raw(), raw)
       }
     };
-    match status {
-      sys::Status::napi_ok => Ok(()),
-      _ => Err(napi::Error::new(
-        Status::GenericFailure,
-        "cannot (un)reference the completion callback",
-      )),
-    }
+    check(status, "cannot (un)reference the completion callback")
   }
 
   /// Opens the pool and creates the schema. `overridesJson`: `initialize(config)`'s argument as JSON.
   #[napi]
   pub fn initialize(&self, request: u32, overrides_json: Option<String>) {
     let epoch = self.inner.epoch();
-    self.spawn(request, "initialize", move |inner, call| async move {
+    self.spawn(request, Call::INITIALIZE, move |inner, call| async move {
       inner.initialize(call, overrides_json.as_deref(), epoch).await
     });
   }
@@ -507,7 +217,7 @@ impl NativeAdapter {
   /// Completes with `null` when healthy, otherwise the reason.
   #[napi]
   pub fn health_check(&self, request: u32) {
-    self.spawn(request, "healthCheck", |inner, call| async move {
+    self.spawn(request, Call::HEALTH_CHECK, |inner, call| async move {
       Ok(inner.health(call).await)
     });
   }
@@ -523,15 +233,9 @@ impl NativeAdapter {
     updated_at_ms: f64,
     json: String,
   ) {
-    self.serve(request, "saveSession", move |store, call| async move {
-      let session = SessionInput {
-        id,
-        json,
-        version,
-        created_at: instant_from_ms("createdAt", created_at_ms)?,
-        updated_at: instant_from_ms("updatedAt", updated_at_ms)?,
-      };
-      store.save_session(call, session).await
+    self.serve(request, Call::SAVE_SESSION, move |database, call| async move {
+      let session = session_input(id, version, created_at_ms, updated_at_ms, json)?;
+      database.sessions.save(call, session).await
     });
   }
 
@@ -550,27 +254,27 @@ impl NativeAdapter {
     jsons: Vec<String>,
   ) {
     let last = session_inputs(ids, versions, created_at_ms, updated_at_ms, jsons);
-    let staged = stage.and_then(|stage| lock(&self.staged).remove(&stage));
-    self.serve(request, "saveSessions", move |store, call| async move {
+    let staged = stage.and_then(|stage| self.staged_saves.remove(stage));
+    self.serve(request, Call::SAVE_SESSIONS, move |database, call| async move {
       let mut sessions = staged.unwrap_or_default();
       sessions.extend(last?);
-      store.save_sessions(call, &sessions).await
+      database.sessions.save_many(call, &sessions).await
     });
   }
 
   /// Completes with one session's JSON, or `null`.
   #[napi]
   pub fn get_session(&self, request: u32, id: String) {
-    self.serve(request, "getSession", move |store, call| async move {
-      store.get_session(call, id).await
+    self.serve(request, Call::GET_SESSION, move |database, call| async move {
+      database.sessions.get(call, id).await
     });
   }
 
   /// Completes with the found sessions as `[id, json, id, json, ...]`.
   #[napi]
   pub fn get_sessions(&self, request: u32, ids: Vec<String>) {
-    self.serve(request, "getSessions", move |store, call| async move {
-      store.get_sessions(call, &ids).await
+    self.serve(request, Call::GET_SESSIONS, move |database, call| async move {
+      database.sessions.get_many(call, &ids).await
     });
   }
 
@@ -585,132 +289,104 @@ impl NativeAdapter {
     cursor_micros: Option<String>,
     cursor_id: Option<String>,
   ) {
-    self.serve(request, "iterateSessions", move |store, call| async move {
+    self.serve(request, Call::ITERATE_SESSIONS, move |database, call| async move {
       let cursor = cursor_micros.as_deref().zip(cursor_id.as_deref());
-      store.page(call, state.as_deref(), limit, cursor).await
+      database.sessions.page(call, state.as_deref(), limit, cursor).await
     });
   }
 
   /// Deletes one session; completes with whether it existed.
   #[napi]
   pub fn delete_session(&self, request: u32, id: String) {
-    self.serve(request, "deleteSession", move |store, call| async move {
-      store.delete_session(call, &id).await
+    self.serve(request, Call::DELETE_SESSION, move |database, call| async move {
+      database.sessions.delete(call, &id).await
     });
   }
 
   /// Deletes many sessions; completes with the number deleted.
   #[napi]
   pub fn delete_sessions(&self, request: u32, ids: Vec<String>) {
-    self.serve(request, "deleteSessions", move |store, call| async move {
-      store.delete_sessions(call, &ids).await
+    self.serve(request, Call::DELETE_SESSIONS, move |database, call| async move {
+      database.sessions.delete_many(call, &ids).await
     });
   }
 
   /// Completes with whether a session exists.
   #[napi]
   pub fn has_session(&self, request: u32, id: String) {
-    self.serve(request, "hasSession", move |store, call| async move {
-      store.has_session(call, id).await
+    self.serve(request, Call::HAS_SESSION, move |database, call| async move {
+      database.sessions.has(call, id).await
     });
   }
 
   /// Completes with summaries as JSON (`updatedAt` in epoch ms), newest first.
   #[napi]
   pub fn list_sessions(&self, request: u32, state: Option<String>, limit: Option<i64>, offset: Option<i64>) {
-    self.serve(request, "listSessions", move |store, call| async move {
-      store.list_sessions(call, state.as_deref(), limit, offset).await
+    self.serve(request, Call::LIST_SESSIONS, move |database, call| async move {
+      database.sessions.list(call, state.as_deref(), limit, offset).await
     });
   }
 
   /// Deletes all sessions, or those updated before `olderThanMs`; completes with the number deleted.
   #[napi]
   pub fn clear(&self, request: u32, older_than_ms: Option<f64>) {
-    self.serve(request, "clear", move |store, call| async move {
+    self.serve(request, Call::CLEAR, move |database, call| async move {
       let before = older_than_ms.map(|ms| instant_from_ms("olderThan", ms)).transpose()?;
-      store.clear(call, before).await
+      database.sessions.clear(call, before).await
     });
   }
 
   /// Completes with session counts, table size, pool figures and per-operation metrics.
   #[napi]
   pub fn get_stats(&self, request: u32) {
-    self.serve(request, "getStats", |store, call| async move {
-      let stats = store.stats(call).await?;
-      let pool = store.pool_status();
-      let metrics = &store.metrics;
-      Ok(Reply::Stats(NativeStats {
-        total_sessions: stats.total,
-        size_bytes: stats.size_bytes,
-        active_count: stats.active,
-        paused_count: stats.paused,
-        expired_count: stats.expired,
-        invalidated_pending_cleanup_count: stats.invalidated_pending_cleanup,
-        closed_count: stats.closed,
-        pool_max_size: pool.max_size as u32,
-        pool_size: pool.size as u32,
-        pool_idle: pool.available as u32,
-        pool_waiting: pool.waiting as u32,
-        retries: metrics.retries() as i64,
-        operations: metrics
-          .snapshot()
-          .into_iter()
-          .map(|op| NativeOperationStats {
-            method: op.method.to_string(),
-            ok: op.ok as i64,
-            conflicts: op.conflicts as i64,
-            errors: op.errors as i64,
-            mean_ms: op.mean_ms,
-            p50_ms: op.p50_ms,
-            p95_ms: op.p95_ms,
-            p99_ms: op.p99_ms,
-            max_ms: op.max_ms,
-            groups: op.groups as i64,
-            grouped_calls: op.grouped_calls as i64,
-            largest_group: op.largest_group as i64,
-          })
-          .collect(),
-      }))
+    self.serve(request, Call::GET_STATS, |database, call| async move {
+      let stats = database.sessions.stats(call).await?;
+      let store = database.store();
+      Ok(Reply::Stats(NativeStats::new(
+        stats,
+        store.pool_status(),
+        store.metrics(),
+      )))
     });
   }
 
   /// Stores a JSON value under `key`, expiring after `ttlSeconds` when given.
   #[napi]
   pub fn set_value(&self, request: u32, key: String, json: String, ttl_seconds: Option<f64>) {
-    self.serve(request, "setValue", move |store, call| async move {
-      store.set_value(call, &key, &json, ttl_seconds).await
+    self.serve(request, Call::SET_VALUE, move |database, call| async move {
+      database.values.set(call, &key, &json, ttl_seconds).await
     });
   }
 
   /// Completes with a live value's JSON, or `null`.
   #[napi]
   pub fn get_value(&self, request: u32, key: String) {
-    self.serve(request, "getValue", move |store, call| async move {
-      store.get_value(call, key).await
+    self.serve(request, Call::GET_VALUE, move |database, call| async move {
+      database.values.get(call, key).await
     });
   }
 
   /// Deletes a value; completes with whether a live one existed.
   #[napi]
   pub fn delete_value(&self, request: u32, key: String) {
-    self.serve(request, "deleteValue", move |store, call| async move {
-      store.delete_value(call, &key).await
+    self.serve(request, Call::DELETE_VALUE, move |database, call| async move {
+      database.values.delete(call, &key).await
     });
   }
 
   /// Completes with whether a live value exists.
   #[napi]
   pub fn has_value(&self, request: u32, key: String) {
-    self.serve(request, "hasValue", move |store, call| async move {
-      store.has_value(call, &key).await
+    self.serve(request, Call::HAS_VALUE, move |database, call| async move {
+      database.values.has(call, &key).await
     });
   }
 
   /// Deletes expired key-value entries; completes with the number deleted.
   #[napi]
   pub fn purge_expired(&self, request: u32) {
-    self.serve(request, "purgeExpired", |store, call| async move {
-      store.purge_expired(call).await
+    self.serve(request, Call::PURGE_EXPIRED, |database, call| async move {
+      database.values.purge_expired(call).await
     });
   }
 }
@@ -723,7 +399,7 @@ impl NativeAdapter {
   /// failure instead of crossing into Node.
   #[napi(js_name = "__panicForTests")]
   pub fn panic_for_tests(&self, request: u32, message: String) {
-    self.spawn(request, "__panicForTests", move |_, _| async move {
+    self.spawn(request, Call("__panicForTests"), move |_, _| async move {
       if !message.is_empty() {
         panic!("{message}");
       }

@@ -7,7 +7,45 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Call(pub &'static str);
 
+/// Every public method, named once: the napi methods and the code serving them use these.
 impl Call {
+  /// `initialize`.
+  pub const INITIALIZE: Call = Call("initialize");
+  /// `healthCheck`.
+  pub const HEALTH_CHECK: Call = Call("healthCheck");
+  /// `saveSession`.
+  pub const SAVE_SESSION: Call = Call("saveSession");
+  /// `saveSessions`.
+  pub const SAVE_SESSIONS: Call = Call("saveSessions");
+  /// `getSession`.
+  pub const GET_SESSION: Call = Call("getSession");
+  /// `getSessions`.
+  pub const GET_SESSIONS: Call = Call("getSessions");
+  /// `iterateSessions`.
+  pub const ITERATE_SESSIONS: Call = Call("iterateSessions");
+  /// `deleteSession`.
+  pub const DELETE_SESSION: Call = Call("deleteSession");
+  /// `deleteSessions`.
+  pub const DELETE_SESSIONS: Call = Call("deleteSessions");
+  /// `hasSession`.
+  pub const HAS_SESSION: Call = Call("hasSession");
+  /// `listSessions`.
+  pub const LIST_SESSIONS: Call = Call("listSessions");
+  /// `clear`.
+  pub const CLEAR: Call = Call("clear");
+  /// `getStats`.
+  pub const GET_STATS: Call = Call("getStats");
+  /// `setValue`.
+  pub const SET_VALUE: Call = Call("setValue");
+  /// `getValue`.
+  pub const GET_VALUE: Call = Call("getValue");
+  /// `deleteValue`.
+  pub const DELETE_VALUE: Call = Call("deleteValue");
+  /// `hasValue`.
+  pub const HAS_VALUE: Call = Call("hasValue");
+  /// `purgeExpired` (also the background purge of `purgeIntervalMs`).
+  pub const PURGE_EXPIRED: Call = Call("purgeExpired");
+
   /// This call, about one id or key.
   pub fn on(self, subject: &str) -> Op<'_> {
     Op {

@@ -95,14 +95,9 @@ impl Attempt {
 }
 
 /// Runs one attempt's `body` until the attempt's deadline. `None` when no answer came: then the
-/// connection must be discarded. When a write is in flight at the deadline, the server is asked to
-/// cancel it and its verdict (committed, or stopped) is awaited [`VERDICT_GRACE`] longer.
-pub async fn run_attempt<T>(
-  store: &crate::store::Store,
-  client: &Object,
-  attempt: &Attempt,
-  body: impl Future<Output = T>,
-) -> Option<T> {
+/// connection must be discarded. When a write is in flight at the deadline, `cancel` asks the
+/// server to cancel it and its verdict (committed, or stopped) is awaited [`VERDICT_GRACE`] longer.
+pub async fn run_attempt<T>(attempt: &Attempt, cancel: impl FnOnce(), body: impl Future<Output = T>) -> Option<T> {
   futures_util::pin_mut!(body);
   if let Ok(answer) = tokio::time::timeout_at(attempt.deadline, &mut body).await {
     return Some(answer);
@@ -111,7 +106,7 @@ pub async fn run_attempt<T>(
     return None;
   }
   attempt.cancel_sent.store(true, Ordering::Release);
-  store.cancel_in_flight(client);
+  cancel();
   tokio::time::timeout(VERDICT_GRACE, &mut body).await.ok()
 }
 
@@ -159,7 +154,7 @@ macro_rules! with_client {
       let attempt = $crate::retry::Attempt::new(number, deadline, lock_wait);
       let answer: Option<$crate::error::Result<_>> = {
         let $attempt = &attempt;
-        $crate::retry::run_attempt(store, &$client, &attempt, $body).await
+        $crate::retry::run_attempt(&attempt, || store.cancel_in_flight(&$client), $body).await
       };
       let Some(result) = answer else {
         $crate::retry::discard($client);
@@ -183,7 +178,7 @@ macro_rules! with_client {
       }
       open_write |= lost_connection && attempt.write_sent();
       match result {
-        Err(error) if lost_connection && lost <= store.config.options.pool_size.0 => {
+        Err(error) if lost_connection && lost <= store.options().pool_size.0 => {
           let _ = error;
           lost += 1;
         }
@@ -194,7 +189,7 @@ macro_rules! with_client {
         other => break other,
       }
       number += 1;
-      store.metrics.record_retry();
+      store.metrics().record_retry();
     };
     match result {
       Err(error) if open_write && error.leaves_earlier_write_open() => Err(store.outcome_unknown(

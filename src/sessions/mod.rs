@@ -1,0 +1,239 @@
+//! Session operations on a store: one module per job. Reads and deletes are here; the save path
+//! (version guard, conflicts, replays after a lost connection) in `save.rs`; summaries and pages
+//! in `listing.rs`; the kinds of call served in groups in `groups.rs`; the SQL in `sql.rs`.
+//! Session JSON passes through as text (see `jsonb.rs`).
+
+mod groups;
+mod listing;
+mod save;
+mod sql;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use tokio_postgres::Row;
+
+use crate::error::{Error, Result};
+use crate::jsonb::RawJson;
+use crate::op::Call;
+use crate::retry::with_client;
+use crate::statement::{Stmt, Tables};
+use crate::store::{column, OnStore, Store};
+use crate::turns::Turns;
+
+use groups::{GetSession, Groups, HasSession};
+pub use sql::SessionSql;
+
+/// The session operations of an open store.
+pub struct Sessions {
+  store: Arc<Store>,
+  sql: SessionSql,
+  tables: Tables,
+  /// Calls waiting to be served in groups (`None` with `coalesce: false`).
+  groups: Option<Groups>,
+  /// The per-session order of writes: one in flight per id, the next waiting its turn.
+  turns: Turns,
+}
+
+impl OnStore for Sessions {
+  fn store(&self) -> &Store {
+    &self.store
+  }
+}
+
+/// One session to write: the columns the table mirrors, plus its serialized JSON.
+#[derive(Debug, Clone)]
+pub struct SessionInput {
+  /// Session id (primary key).
+  pub id: String,
+  /// `JSON.stringify` of the session, Dates as ISO strings.
+  pub json: String,
+  /// Optimistic-lock version (>= 1).
+  pub version: i32,
+  /// `createdAt` as an instant.
+  pub created_at: SystemTime,
+  /// `updatedAt` as an instant.
+  pub updated_at: SystemTime,
+}
+
+/// Session counts and table sizes for `getStats`, decoded by column name.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Stats {
+  /// All sessions.
+  pub total: i64,
+  /// Sessions in state `active`.
+  pub active: i64,
+  /// Sessions in state `paused`.
+  pub paused: i64,
+  /// Sessions in state `expired`.
+  pub expired: i64,
+  /// Sessions in state `invalidated_pending_cleanup`.
+  pub invalidated_pending_cleanup: i64,
+  /// Sessions in state `closed`.
+  pub closed: i64,
+  /// Bytes used by both tables, indexes and TOAST included.
+  pub size_bytes: i64,
+}
+
+impl Sessions {
+  /// The session operations on `store`, for the tables `tables` names.
+  pub fn new(store: Arc<Store>, tables: &Tables) -> Self {
+    Sessions {
+      groups: store.options().coalesce.0.then(Groups::default),
+      sql: SessionSql::new(tables),
+      tables: tables.clone(),
+      turns: Turns::default(),
+      store,
+    }
+  }
+
+  /// Every statement, for `initialize()` to prepare.
+  pub fn statements(&self) -> Vec<&Stmt> {
+    self.sql.all()
+  }
+
+  /// The queues, when coalescing is on and the pool is busy: then a call joins the others of its
+  /// kind.
+  fn groups_if_busy(&self) -> Option<&Groups> {
+    self.groups.as_ref().filter(|_| self.store.busy())
+  }
+
+  /// One session's JSON, or `None`. While the pool is busy it is read with the concurrent reads.
+  pub async fn get(self: &Arc<Self>, call: Call, id: String) -> Result<Option<String>> {
+    let store = &self.store;
+    if let Some(groups) = self.groups_if_busy() {
+      return groups.get.join(self, GetSession(id), store.deadline()).await;
+    }
+    let op = call.on(&id);
+    with_client!(store, op, |client| async {
+      match store.query_opt(&client, &self.sql.get_session, &[&id], op).await? {
+        Some(row) => Ok(Some(column::<RawJson<'_>>(&row, "data", op)?.0.to_owned())),
+        None => Ok(None),
+      }
+    })
+  }
+
+  /// The found sessions as `[id, json, id, json, ...]`: one string per session, so the JS side
+  /// can parse a large batch a slice at a time.
+  pub async fn get_many(&self, call: Call, ids: &[String]) -> Result<Vec<String>> {
+    if ids.is_empty() {
+      return Ok(Vec::new());
+    }
+    let store = &self.store;
+    let op = call.op();
+    let rows = with_client!(store, op, |client| async {
+      store.query(&client, &self.sql.get_sessions, &[&ids], op).await
+    })?;
+    let mut out = Vec::with_capacity(rows.len() * 2);
+    for row in &rows {
+      out.push(column::<&str>(row, "id", op)?.to_owned());
+      out.push(column::<RawJson<'_>>(row, "data", op)?.0.to_owned());
+    }
+    Ok(out)
+  }
+
+  /// Whether a session exists. While the pool is busy it is asked with the concurrent calls.
+  pub async fn has(self: &Arc<Self>, call: Call, id: String) -> Result<bool> {
+    let store = &self.store;
+    if let Some(groups) = self.groups_if_busy() {
+      return groups.has.join(self, HasSession(id), store.deadline()).await;
+    }
+    let op = call.on(&id);
+    with_client!(store, op, |client| async {
+      match store.query_opt(&client, &self.sql.has_session, &[&id], op).await? {
+        Some(row) => column(&row, "found", op),
+        None => Ok(false),
+      }
+    })
+  }
+
+  /// Deletes one session; true when a row was deleted. Applied in call order with the saves of
+  /// the same id.
+  pub async fn delete(&self, call: Call, id: &str) -> Result<bool> {
+    let store = &self.store;
+    let op = call.on(id);
+    let deadline = store.deadline();
+    let Ok(_turn) = tokio::time::timeout_at(deadline, self.turns.take(id)).await else {
+      return Err(store.deadline_passed(op));
+    };
+    with_client!(store, op, deadline, None, |client, attempt| async {
+      let written = store
+        .write(&client, attempt, &self.sql.delete_session, &[&id], op)
+        .await?;
+      Ok(written.count > 0)
+    })
+  }
+
+  /// Deletes many sessions in one statement; the number deleted.
+  pub async fn delete_many(&self, call: Call, ids: &[String]) -> Result<u64> {
+    if ids.is_empty() {
+      return Ok(0);
+    }
+    let store = &self.store;
+    let op = call.op();
+    with_client!(store, op, |client, attempt| async {
+      let written = store
+        .write(&client, attempt, &self.sql.delete_sessions, &[&ids], op)
+        .await?;
+      Ok(written.count)
+    })
+  }
+
+  /// Deletes all sessions, or those updated before `before`; the number deleted.
+  pub async fn clear(&self, call: Call, before: Option<SystemTime>) -> Result<u64> {
+    let store = &self.store;
+    let op = call.op();
+    let sql = &self.sql;
+    with_client!(store, op, |client, attempt| async {
+      let written = match before {
+        Some(before) => store.write(&client, attempt, &sql.clear_before, &[&before], op).await?,
+        None => store.write(&client, attempt, &sql.clear_all, &[], op).await?,
+      };
+      Ok(written.count)
+    })
+  }
+
+  /// Counts per state and the tables' size, exact. In a transaction with sequential scans off:
+  /// a plan that counts states by reading every session would detoast each large one.
+  pub async fn stats(&self, call: Call) -> Result<Stats> {
+    let store = &self.store;
+    let op = call.op();
+    let tables = &self.tables;
+    let pg_error = |e: tokio_postgres::Error| Error::from_pg(op, &e);
+    let row = with_client!(store, op, |client| async {
+      client
+        .batch_execute("BEGIN; SET LOCAL enable_seqscan = off; SET LOCAL work_mem = '64MB'")
+        .await
+        .map_err(pg_error)?;
+      let rows = store
+        .query(&client, &self.sql.stats, &[&tables.sessions, &tables.key_value], op)
+        .await;
+      // Ends the transaction either way (COMMIT of a failed one rolls it back).
+      let ended = client.batch_execute("COMMIT").await.map_err(pg_error);
+      let rows = rows?;
+      ended?;
+      Ok(rows.into_iter().next())
+    })?;
+    let Some(row) = row else {
+      return Ok(Stats::default());
+    };
+    Ok(Stats {
+      total: column(&row, "total", op)?,
+      active: column(&row, "active", op)?,
+      paused: column(&row, "paused", op)?,
+      expired: column(&row, "expired", op)?,
+      invalidated_pending_cleanup: column(&row, "invalidated_pending_cleanup", op)?,
+      closed: column(&row, "closed", op)?,
+      size_bytes: column(&row, "size_bytes", op)?,
+    })
+  }
+}
+
+/// The `id` column of `rows`: the sessions a statement wrote, or found.
+fn ids_of(rows: &[Row]) -> HashSet<&str> {
+  rows
+    .iter()
+    .filter_map(|row| row.try_get::<_, &str>("id").ok())
+    .collect()
+}
