@@ -158,9 +158,6 @@ function fromNative(raw, classes) {
     case 'E_CONFIG':
       error = new classes.ValidationError(details.message, details.field ? [details.field] : undefined)
       break
-    case 'E_NOT_FOUND':
-      error = new classes.NotFoundError(details.resource, details.id)
-      break
     default: {
       let cause
       if (typeof details.cause === 'string') {

@@ -93,4 +93,4 @@ function deserializeSession(json) {
   return reviveSession(JSON.parse(json))
 }
 
-module.exports = { serializeSession, deserializeSession, reviveSession, isoDate }
+module.exports = { serializeSession, deserializeSession, isoDate }
