@@ -4,7 +4,7 @@ import pg from 'pg'
 import { randomUUID } from 'node:crypto'
 import { TEST_DATABASE_COMMENT, TEST_DATABASE_VARIABLE } from '../scripts/postgres.mjs'
 import { PostgresStorageAdapter } from '@smalltalk-ai/postgres-storage'
-import type { MessageTurn, PostgresConfig, Session, SessionState } from '@smalltalk-ai/postgres-storage'
+import type { MessageTurn, PostgresConfig, Session } from '@smalltalk-ai/postgres-storage'
 
 /**
  * The connection the contract suite uses (POSTGRES_* with the suite's defaults), pool 5.
@@ -155,7 +155,7 @@ export function makeSession(overrides: Partial<Session> = {}): Session {
     createdAt: now,
     updatedAt: now,
     expiresAt: new Date(now.getTime() + 3_600_000),
-    state: 'active' as SessionState,
+    state: 'active',
     agentIds,
     agentStates: Object.fromEntries(
       agentIds.map((agentId) => [

@@ -57,8 +57,8 @@ async function exercise(schema: string) {
   const adapter = new PostgresStorageAdapter({ ...cluster.target, schema, poolSize: 2 })
   try {
     await adapter.initialize()
-    await adapter.saveSession(makeSession({ state: 'active' as any }))
-    await adapter.saveSession(makeSession({ state: 'paused' as any }))
+    await adapter.saveSession(makeSession({ state: 'active' }))
+    await adapter.saveSession(makeSession({ state: 'paused' }))
     await adapter.setValue('injection-spec', { ok: true })
     const timed = await timedStats(adapter)
     console.log(`schema ${JSON.stringify(schema)}: getStats ${timed.error ? `rejected (${timed.error})` : 'resolved'} after ${timed.ms} ms`)

@@ -70,8 +70,8 @@ export async function roundTrip(): Promise<void> {
 
 // --- what must stay an error --------------------------------------------------------------------------
 
-// The TS2322: an adapter typed as this package was before (sessions with a literal-union
-// state) is not a StorageAdapter. This shows the fixture is as strict as SmallTalk's enum.
+// TS2322, as SmallTalk's build reported it: an adapter typed as this package was before (sessions
+// with a literal-union state) is not a StorageAdapter. This shows the fixture is as strict as SmallTalk's enum.
 declare const literalUnionAdapter: Omit<PostgresStorageAdapter, 'getSession'> & {
   getSession(sessionId: string): Promise<PackageSession | null>
 }

@@ -16,7 +16,7 @@ const finite = Number.isFinite
 const integer = (value) => (finite(value) ? Math.round(value).toLocaleString('en-US') : '–')
 const fixed = (value, digits) => (finite(value) ? value.toFixed(digits) : '–')
 const times = (value) => (finite(value) ? `${value.toFixed(2)}×` : '–')
-/** ops/s the way the issue writes them: 361/s, 2.44k/s, 25.8k/s. */
+/** ops/s in short form: 361/s, 2.44k/s, 25.8k/s. */
 export function rate(value) {
   if (!finite(value)) return '–'
   if (value < 1000) return `${Math.round(value)}/s`

@@ -15,7 +15,7 @@ export const STALE_SCHEMA = 'bench_stale'
 const TABLE = `${STALE_SCHEMA}.sessions`
 const ROWS = 2000
 const LIMIT = 100
-/** The issue's bound: native's lists/s at least this share of the pg reference's on the stale table. */
+/** The bound: native's lists/s at least this share of the pg reference's on the stale table. */
 export const STALE_TARGET = 0.9
 
 /** The reference's list (the original adapter's: no tie-break), for its plan. */

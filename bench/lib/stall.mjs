@@ -6,7 +6,7 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
 import { ids, mediumSession, serializedBytes } from './data.mjs'
 import { median } from './measure.mjs'
 
-/** The bound for native: no single stall above this during a 1,000 x 69 KB batch. */
+/** The bound for native: no single stall above this during a 1,000 x 69 KB batch. */
 export const STALL_TARGET_MS = 25
 
 async function timed(call) {
