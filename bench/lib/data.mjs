@@ -1,4 +1,4 @@
-// The benchmark's sessions: deterministic, shaped like SmallTalk's (see /work/shared/CONTRACT.md),
+// The benchmark's sessions: deterministic, shaped like SmallTalk's (see docs/contract.md),
 // and the same objects for every adapter. Every id starts with ID_PREFIX so the harness can tell
 // its rows from anybody else's.
 
