@@ -172,10 +172,10 @@ function fromNative(raw, classes) {
   return error
 }
 
-/** A ValidationError (app's class where injected) naming `field`. */
-function invalid(classes, message, field) {
+/** A ValidationError (app's class where injected) naming `field`, with `code` (default E_VALIDATION). */
+function invalid(classes, message, field, code = 'E_VALIDATION') {
   const error = new classes.ValidationError(message, [field])
-  decorate(error, 'code', 'E_VALIDATION')
+  decorate(error, 'code', code)
   return error
 }
 
