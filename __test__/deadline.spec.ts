@@ -7,10 +7,9 @@ import pg from 'pg'
 import { PostgresStorageAdapter, StorageError } from '@smalltalk-ai/postgres-storage'
 import type { PostgresConfig, Session } from '@smalltalk-ai/postgres-storage'
 import { startThrowaway, type Throwaway } from '../scripts/postgres.mjs'
-import { makeSession } from './helpers.js'
+import { makeSession, sleep } from './helpers.js'
 import { WireProxy } from './proxy.js'
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** The deadline under test, and how long a call may take to settle on a busy 2-core machine. */
 const DEADLINE_MS = 1000

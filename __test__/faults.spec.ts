@@ -11,10 +11,9 @@ import pg from 'pg'
 import { PostgresStorageAdapter, StorageError } from '@smalltalk-ai/postgres-storage'
 import type { PostgresConfig } from '@smalltalk-ai/postgres-storage'
 import { freePort, startThrowaway, type Throwaway } from '../scripts/postgres.mjs'
-import { makeSession } from './helpers.js'
+import { makeSession, sleep } from './helpers.js'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const APP = 'faults-spec'
 
 let cluster: Throwaway

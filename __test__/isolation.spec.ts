@@ -19,10 +19,10 @@ import {
   startThrowaway,
   type Throwaway,
 } from '../scripts/postgres.mjs'
-import { contractConfig, dropTables, sql } from './helpers.js'
+import { dropTables, sql, testServer } from './helpers.js'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
-const server = contractConfig()
+const server = testServer()
 const PASSWORD_MARK = 'Pw-never-printed-7f3a'
 
 /** This process' environment without any connection setting or run marker, plus `extra`. */
@@ -83,7 +83,7 @@ function runner(args: string[], env: Record<string, string>, whenCreated?: (chil
 
 /** A plain client on `database` of the test server. */
 async function on<T>(database: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ host: server.host as string, port: server.port as number, user: server.user, password: server.password, database })
+  const client = new pg.Client({ ...server, database })
   await client.connect()
   try {
     return await work(client)
@@ -98,16 +98,16 @@ const databaseExists = (name: string) =>
 /** The server of this run, as a user would configure it, on `database`. */
 function configured(database: string, style: 'PG' | 'POSTGRES' | 'URL') {
   if (style === 'URL') {
-    const url = `postgres://${encodeURIComponent(server.user as string)}:${encodeURIComponent(server.password as string)}@${server.host}:${server.port}/${database}`
+    const url = `postgres://${encodeURIComponent(server.user)}:${encodeURIComponent(server.password)}@${server.host}:${server.port}/${database}`
     return { DATABASE_URL: url }
   }
   const prefix = style === 'PG' ? 'PG' : 'POSTGRES_'
   return {
-    [`${prefix}HOST`]: String(server.host),
+    [`${prefix}HOST`]: server.host,
     [`${prefix}PORT`]: String(server.port),
     [style === 'PG' ? 'PGDATABASE' : 'POSTGRES_DB']: database,
-    [`${prefix}USER`]: String(server.user),
-    [`${prefix}PASSWORD`]: String(server.password),
+    [`${prefix}USER`]: server.user,
+    [`${prefix}PASSWORD`]: server.password,
   }
 }
 

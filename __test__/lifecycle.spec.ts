@@ -5,9 +5,8 @@
 // A throwaway cluster of our own (connections are counted in pg_stat_activity).
 import { PostgresStorageAdapter, StorageError } from '@smalltalk-ai/postgres-storage'
 import { startThrowaway, type Throwaway } from '../scripts/postgres.mjs'
-import { connectionsNamed } from './helpers.js'
+import { connectionsNamed, sleep } from './helpers.js'
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Delays between initialize() and close(), in ms ('sync': close in the same tick). */
 const DELAYS: Array<number | 'sync' | 'immediate'> = [

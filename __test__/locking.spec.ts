@@ -2,7 +2,7 @@
 // saves, versions never move backwards, and batch calls that cost one round trip whatever their size.
 import { ConflictError, PostgresStorageAdapter } from '@smalltalk-ai/postgres-storage'
 import type { Session } from '@smalltalk-ai/postgres-storage'
-import { contractConfig, dropTables, makeSession, sql } from './helpers.js'
+import { contractConfig, dropTables, makeSession, sql, testServer } from './helpers.js'
 import { WireProxy } from './proxy.js'
 
 const ADAPTERS = 4
@@ -117,7 +117,8 @@ describe('round trips (counted on the wire)', () => {
 
   beforeAll(async () => {
     const config = contractConfig()
-    proxy = new WireProxy(config.host as string, config.port as number)
+    const { host, port: serverPort } = testServer()
+    proxy = new WireProxy(host, serverPort)
     const port = await proxy.start()
     adapter = new PostgresStorageAdapter({ ...config, host: '127.0.0.1', port, poolSize: 1 })
     await adapter.initialize()

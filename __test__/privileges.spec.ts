@@ -7,7 +7,7 @@ import pg from 'pg'
 import { PostgresStorageAdapter, StorageError } from '@smalltalk-ai/postgres-storage'
 import type { PostgresConfig } from '@smalltalk-ai/postgres-storage'
 import { startThrowaway, type Throwaway } from '../scripts/postgres.mjs'
-import { makeSession } from './helpers.js'
+import { makeSession, sleep } from './helpers.js'
 
 const ROLE = 'app_dml'
 const SCHEMA = 'managed_app'
@@ -121,7 +121,7 @@ async function exerciseEverything(adapter: PostgresStorageAdapter): Promise<void
   expect(await adapter.getValue('dml-key')).toEqual({ ok: true })
   expect(await adapter.hasValue('dml-key')).toBe(true)
   expect(await adapter.deleteValue('dml-key')).toBe(true)
-  await new Promise((resolve) => setTimeout(resolve, 20))
+  await sleep(20)
   expect(await adapter.purgeExpired()).toBeGreaterThanOrEqual(1)
   expect(await adapter.healthCheck()).toEqual({ healthy: true })
 }

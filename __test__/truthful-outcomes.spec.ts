@@ -6,9 +6,8 @@
 import pg from 'pg'
 import { ConflictError, PostgresStorageAdapter, StorageError } from '@smalltalk-ai/postgres-storage'
 import type { PostgresConfig } from '@smalltalk-ai/postgres-storage'
-import { contractConfig, dropTables, makeSession, rawClient, sql } from './helpers.js'
+import { contractConfig, dropTables, makeSession, rawClient, sleep, sql } from './helpers.js'
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** The deadline under test; after a lock is released, a late commit would show within this. */
 const DEADLINE_MS = 1000
