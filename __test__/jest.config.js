@@ -13,6 +13,8 @@ export default {
   preset: 'ts-jest/presets/default-esm',
   rootDir: '.',
   testEnvironment: 'node',
+  // Behaviour specs at the top and in smalltalk/ and types/; tooling/ holds the specs of the scripts,
+  // bench and packaging. All run in `npm test`.
   testMatch: ['<rootDir>/**/*.spec.ts'],
   // scale/ needs PgBouncer and pg_basebackup: `npm run test:scale` runs it.
   testPathIgnorePatterns: ['/node_modules/', '/scale/'],

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm run test:node-matrix`: the built addon under every Node line package.json's `engines`
-// claims (the CI matrix lists the same lines; __test__/node-lines.spec.ts checks that). For each
+// claims (the CI matrix lists the same lines; __test__/tooling/node-lines.spec.ts checks that). For each
 // line the `node` package of that line comes from npm into .tools/node/<line> (once; not a
 // devDependency), and runs:
 //   - scripts/smoke.mjs: save, get, conflict, list, getStats, close, exit without close;

@@ -1,4 +1,4 @@
-// Type tests (never run; `tsc -p __test__/tsconfig.json` and pack.spec.ts check them): the adapter is
+// Type tests (never run; `tsc -p __test__/tsconfig.json` and tooling/pack.spec.ts check them): the adapter is
 // assignable to SmallTalk's StorageAdapter in every position SmallTalk puts it. Each line marked as
 // an expected error must stay one, so the types cannot get loose to pass: tsc fails on an unused one.
 import { PostgresStorageAdapter, type PostgresConfig, type Session as PackageSession } from '@smalltalk-ai/postgres-storage'

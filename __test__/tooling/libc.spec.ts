@@ -4,7 +4,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { checkBinary, describe as describeCheck } from '../scripts/check-libc.mjs'
+import { checkBinary, describe as describeCheck } from '../../scripts/check-libc.mjs'
 
 interface Symbols {
   imports?: string[]

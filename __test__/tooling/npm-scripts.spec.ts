@@ -5,8 +5,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-const testDir = path.dirname(fileURLToPath(import.meta.url))
-const root = path.resolve(testDir, '..')
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
+const testDir = path.join(root, '__test__')
 const scripts: Record<string, string> = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).scripts
 
 /** The scripts `name` runs, itself included, following `npm run <script>`. */
@@ -36,7 +36,8 @@ it('npm test reaches no Python tool: not through its scripts, nor through the fi
   expect(files).toEqual(expect.arrayContaining(['scripts/ensure-built.mjs', 'scripts/with-database.mjs', 'scripts/link-self.mjs']))
   for (const file of files) for (const imported of imports(file)) expect(imported).not.toMatch(PYTHON_TOOLS)
   // Nor do the suites themselves spawn one.
-  for (const spec of fs.readdirSync(testDir).filter((name) => name.endsWith('.ts') && name !== 'npm-scripts.spec.ts')) {
+  const specs = fs.readdirSync(testDir, { recursive: true, encoding: 'utf8' })
+  for (const spec of specs.filter((name) => name.endsWith('.ts') && path.basename(name) !== 'npm-scripts.spec.ts')) {
     expect({ spec, python: /python|actionlint|pip install/.test(fs.readFileSync(path.join(testDir, spec), 'utf8')) }).toEqual({ spec, python: false })
   }
 })

@@ -6,15 +6,15 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 // @ts-expect-error: plain ESM modules without type declarations
-import { runFloor, runRound } from '../bench/lib/measure.mjs'
+import { runFloor, runRound } from '../../bench/lib/measure.mjs'
 // @ts-expect-error: plain ESM modules without type declarations
-import { WORKLOADS } from '../bench/lib/workloads.mjs'
+import { WORKLOADS } from '../../bench/lib/workloads.mjs'
 // @ts-expect-error: plain ESM modules without type declarations
-import { walkIterator } from '../bench/lib/scale.mjs'
+import { walkIterator } from '../../bench/lib/scale.mjs'
 // @ts-expect-error: plain ESM modules without type declarations
-import { bind } from '../bench/lib/sql.mjs'
+import { bind } from '../../bench/lib/sql.mjs'
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 const ADAPTERS = ['native', 'native coalesce-off', 'pg', 'postgres.js']
 const workload = (key: string) => WORKLOADS.find((candidate: { key: string }) => candidate.key === key)
 const finite = (value: unknown) => typeof value === 'number' && Number.isFinite(value)

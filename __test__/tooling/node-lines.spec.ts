@@ -6,9 +6,9 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 // @ts-expect-error: a plain ESM module without type declarations
-import { nodeLines } from '../scripts/lib/node-lines.mjs'
+import { nodeLines } from '../../scripts/lib/node-lines.mjs'
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 const read = (file: string) => fs.readFileSync(path.join(root, file), 'utf8')
 const manifest = JSON.parse(read('package.json'))
 const lines: string[] = nodeLines(manifest.engines.node)

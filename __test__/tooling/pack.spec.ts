@@ -10,9 +10,9 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 const require = createRequire(import.meta.url)
-const { platformName, detectLibc } = require('../lib/load-native.js')
+const { platformName, detectLibc } = require('../../lib/load-native.js')
 const manifest = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'))
 const name: string = manifest.name
 const host: string = platformName(process.platform, process.arch, process.platform === 'linux' ? detectLibc() : undefined)

@@ -18,10 +18,10 @@ import {
   freePort,
   startThrowaway,
   type Throwaway,
-} from '../scripts/postgres.mjs'
-import { dropTables, sql, testServer } from './helpers.js'
+} from '../../scripts/postgres.mjs'
+import { dropTables, sql, testServer } from '../helpers.js'
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 const server = testServer()
 const PASSWORD_MARK = 'Pw-never-printed-7f3a'
 
