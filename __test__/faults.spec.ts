@@ -1,6 +1,6 @@
 // Faults against a throwaway PostgreSQL of our own: a restart under load, terminated backends,
-// unreachable servers, pool exhaustion, statement timeouts, close() with calls in flight, a panic
-// in the native layer, and passwords that never leak.
+// unreachable servers, pool exhaustion, statement timeouts, close() with calls in flight, and
+// passwords that never leak.
 import { spawnSync } from 'node:child_process'
 import net from 'node:net'
 import path from 'node:path'
@@ -254,49 +254,10 @@ it('close() with calls in flight: every promise settles, then Node exits', () =>
   expect(performance.now() - started).toBeLessThan(5000)
 })
 
-/** Builds the addon with the `test-hooks` feature (debug profile) and loads it: the published binary has no hooks. */
-function loadTestHooksBuild(): any {
-  const build = spawnSync('cargo', ['build', '--lib', '--features', 'test-hooks', '--message-format=json-render-diagnostics'], {
-    cwd: root,
-    encoding: 'utf8',
-    maxBuffer: 64 * 1024 * 1024,
-  })
-  if (build.status !== 0) throw new Error(`cargo build --features test-hooks failed:\n${build.stderr}`)
-  const library = build.stdout
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line))
-    .filter((message) => message.reason === 'compiler-artifact' && message.target?.kind?.includes('cdylib'))
-    .flatMap((message) => message.filenames as string[])
-    .find((file) => /\.(so|dylib|dll)$/.test(file))
-  if (library === undefined) throw new Error('cargo built no cdylib')
-  const module = { exports: {} as any }
-  process.dlopen(module, library)
-  return module.exports
-}
-
-it('a panic in the native layer becomes a rejected StorageError E_INTERNAL, and Node carries on', async () => {
-  const require = createRequire(import.meta.url)
-  const published = require(path.join(root, 'native.js'))
+it('the binary the package loads carries no test hooks (they exist only in builds with the test-hooks feature)', () => {
+  const published = createRequire(import.meta.url)(path.join(root, 'native.js'))
   expect(published.NativeAdapter.prototype.__panicForTests).toBeUndefined()
-  const { NativeAdapter } = loadTestHooksBuild()
-  const { Channel, request } = require(path.join(root, 'lib', 'requests.js'))
-  const { fromNative, defaultErrorClasses } = require(path.join(root, 'lib', 'errors.js'))
-  const channel = new Channel((raw: unknown) => fromNative(raw, defaultErrorClasses))
-  channel.native = new NativeAdapter('{}', channel.wake)
-  const error = await request(channel, (ticket: number) => channel.native.__panicForTests(ticket, 'deliberate test panic')).then(
-    () => null,
-    (caught: unknown) => caught,
-  )
-  expect(error).toBeInstanceOf(defaultErrorClasses.StorageError)
-  expect(error.code).toBe('E_INTERNAL')
-  expect(error.message).toMatch(/deliberate test panic/)
-  await expect(request(channel, (ticket: number) => channel.native.__panicForTests(ticket, ''))).resolves.toBeUndefined()
-  const adapter = new PostgresStorageAdapter(config)
-  await adapter.initialize()
-  expect(await adapter.healthCheck()).toEqual({ healthy: true })
-  await adapter.close()
-}, 180_000)
+})
 
 describe('passwords never appear in errors or output', () => {
   const PASSWORD = 'S3cret-Pa55-never-shown'

@@ -184,7 +184,6 @@ module.exports = {
   ConflictError,
   ValidationError,
   NotFoundError,
-  defaultErrorClasses,
   resolveErrorClasses,
   fromNative,
   invalid,
