@@ -5,18 +5,18 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-// @ts-expect-error: plain ESM modules without type declarations
 import { runFloor, runRound } from '../../bench/lib/measure.mjs'
-// @ts-expect-error: plain ESM modules without type declarations
 import { WORKLOADS } from '../../bench/lib/workloads.mjs'
-// @ts-expect-error: plain ESM modules without type declarations
 import { walkIterator } from '../../bench/lib/scale.mjs'
-// @ts-expect-error: plain ESM modules without type declarations
 import { bind } from '../../bench/lib/sql.mjs'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 const ADAPTERS = ['native', 'native coalesce-off', 'pg', 'postgres.js']
-const workload = (key: string) => WORKLOADS.find((candidate: { key: string }) => candidate.key === key)
+function workload(key: string) {
+  const found = WORKLOADS.find((candidate: { key: string }) => candidate.key === key)
+  if (found === undefined) throw new Error(`the results name a workload bench/lib/workloads.mjs does not define: ${key}`)
+  return found
+}
 const finite = (value: unknown) => typeof value === 'number' && Number.isFinite(value)
 
 it('`npm run bench -- --quick --scale` runs every workload, limit, floor and section, and verifies every operation', () => {

@@ -5,7 +5,6 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-// @ts-expect-error: a plain ESM module without type declarations
 import { nodeLines } from '../../scripts/lib/node-lines.mjs'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
