@@ -8,8 +8,7 @@ const check = require('./lib/validate.js')
 const { Channel, request, stringsOf } = require('./lib/requests.js')
 const { inSlices } = require('./lib/slices.js')
 
-const { StorageError, ConflictError, ValidationError, NotFoundError, resolveErrorClasses, fromNative, invalid } =
-  errors
+const { StorageError, ConflictError, ValidationError, NotFoundError, resolveErrorClasses, fromNative, invalid } = errors
 const { InvalidArgument } = check
 
 /** JSON text of a saveSessions batch handed to Rust per chunk. */
@@ -205,9 +204,7 @@ class PostgresStorageAdapter {
 
   /** Deletes sessions; resolves to the number deleted. */
   deleteSessions(sessionIds) {
-    return this.#call((ticket) =>
-      this.#native.deleteSessions(ticket, check.checkIdList(sessionIds, 'deleteSessions')),
-    )
+    return this.#call((ticket) => this.#native.deleteSessions(ticket, check.checkIdList(sessionIds, 'deleteSessions')))
   }
 
   /** Whether a session exists. */

@@ -105,7 +105,10 @@ it('a server restart under load: calls reject with StorageError, then succeed on
   }
   // Rows = acknowledged writes: every writer's session holds the last version it was told of.
   for (const writer of writers) {
-    expect({ id: writer.id, stored: (await adapter.getSession(writer.id))?.version ?? 0 }).toEqual({ id: writer.id, stored: writer.version })
+    expect({ id: writer.id, stored: (await adapter.getSession(writer.id))?.version ?? 0 }).toEqual({
+      id: writer.id,
+      stored: writer.version,
+    })
   }
   // After the restart the same adapter works again.
   expect(await adapter.healthCheck()).toEqual({ healthy: true })
@@ -274,7 +277,13 @@ describe('passwords never appear in errors or output', () => {
 
   function everything(error: unknown): string {
     const cause = (error as { cause?: unknown }).cause
-    return [inspect(error, { depth: 5 }), JSON.stringify(error), String(error), inspect(cause), (error as Error).stack].join('\n')
+    return [
+      inspect(error, { depth: 5 }),
+      JSON.stringify(error),
+      String(error),
+      inspect(cause),
+      (error as Error).stack,
+    ].join('\n')
   }
 
   it('the right password works (so the server really checks it)', async () => {
@@ -285,9 +294,18 @@ describe('passwords never appear in errors or output', () => {
   })
 
   it.each([
-    ['a wrong password field', (port: number) => ({ host: '127.0.0.1', port, database: 'secured', user: 'postgres', password: WRONG })],
-    ['a URL with a wrong password', (port: number) => ({ connectionString: `postgres://postgres:${WRONG}@127.0.0.1:${port}/secured` })],
-    ['a URL with the right password and a missing database', (port: number) => ({ connectionString: `postgresql://postgres:${PASSWORD}@127.0.0.1:${port}/missing_db` })],
+    [
+      'a wrong password field',
+      (port: number) => ({ host: '127.0.0.1', port, database: 'secured', user: 'postgres', password: WRONG }),
+    ],
+    [
+      'a URL with a wrong password',
+      (port: number) => ({ connectionString: `postgres://postgres:${WRONG}@127.0.0.1:${port}/secured` }),
+    ],
+    [
+      'a URL with the right password and a missing database',
+      (port: number) => ({ connectionString: `postgresql://postgres:${PASSWORD}@127.0.0.1:${port}/missing_db` }),
+    ],
   ])('%s: StorageError without the password', async (_name, make) => {
     const adapter = new PostgresStorageAdapter(make(secured.target.port))
     const error = await rejection(adapter.initialize())
@@ -411,15 +429,21 @@ describe('connections killed while idle are replaced, whatever the method', () =
         const mode = concurrent ? 'concurrent' : 'sequential'
         if (result.status === 'rejected') {
           const error = result.reason as StorageError
-          failures.push(`round ${round} (${mode}) ${method}: ${error.name} ${error.code} ${error.sqlstate ?? ''} ${error.message}`)
+          failures.push(
+            `round ${round} (${mode}) ${method}: ${error.name} ${error.code} ${error.sqlstate ?? ''} ${error.message}`,
+          )
         } else if (result.value !== want) {
-          failures.push(`round ${round} (${mode}) ${method}: resolved ${JSON.stringify(result.value)}, expected ${JSON.stringify(want)}`)
+          failures.push(
+            `round ${round} (${mode}) ${method}: resolved ${JSON.stringify(result.value)}, expected ${JSON.stringify(want)}`,
+          )
         } else if (method === 'purgeExpired') {
           unpurged = 0
         }
       })
     }
-    console.log(`idle connections killed: ${ROUNDS} rounds x 5 calls, ${failures.length} failed\n${failures.join('\n')}`)
+    console.log(
+      `idle connections killed: ${ROUNDS} rounds x 5 calls, ${failures.length} failed\n${failures.join('\n')}`,
+    )
     expect(failures).toEqual([])
   }, 120_000)
 })
@@ -429,7 +453,13 @@ describe('connection errors say where', () => {
 
   function everythingOf(error: unknown): string {
     const cause = (error as { cause?: unknown }).cause
-    return [inspect(error, { depth: 10 }), JSON.stringify(error), String(error), inspect(cause, { depth: 10 }), (error as Error).stack].join('\n')
+    return [
+      inspect(error, { depth: 10 }),
+      JSON.stringify(error),
+      String(error),
+      inspect(cause, { depth: 10 }),
+      (error as Error).stack,
+    ].join('\n')
   }
 
   it('a closed port: the message names 127.0.0.1:<port>', async () => {
@@ -442,7 +472,14 @@ describe('connection errors say where', () => {
 
   it('a host name that does not resolve: the message names the host and port', async () => {
     const port = await freePort()
-    const error = await rejection(new PostgresStorageAdapter({ ...config, host: 'no-such-host.invalid', port, connectTimeoutMs: 5000 }).initialize())
+    const error = await rejection(
+      new PostgresStorageAdapter({
+        ...config,
+        host: 'no-such-host.invalid',
+        port,
+        connectTimeoutMs: 5000,
+      }).initialize(),
+    )
     expect(error).toBeInstanceOf(StorageError)
     expect(error.code).toBe('E_CONNECTION')
     expect(error.message).toContain(`no-such-host.invalid:${port}`)
@@ -450,7 +487,9 @@ describe('connection errors say where', () => {
 
   it('a URL with a password and a closed port: the message names host:port and never the password', async () => {
     const port = await freePort()
-    const adapter = new PostgresStorageAdapter({ connectionString: `postgres://postgres:${HIDDEN}@127.0.0.1:${port}/faults` })
+    const adapter = new PostgresStorageAdapter({
+      connectionString: `postgres://postgres:${HIDDEN}@127.0.0.1:${port}/faults`,
+    })
     const error = await rejection(adapter.initialize())
     expect(error).toBeInstanceOf(StorageError)
     expect(error.code).toBe('E_CONNECTION')

@@ -62,7 +62,8 @@ async function assertRunDatabase(client: pg.Client, database: string): Promise<v
   const { rows } = await client.query(
     `SELECT shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname = current_database()`,
   )
-  if (rows[0]?.comment !== TEST_DATABASE_COMMENT) throw refuse('it does not carry the mark of a database made for a test run')
+  if (rows[0]?.comment !== TEST_DATABASE_COMMENT)
+    throw refuse('it does not carry the mark of a database made for a test run')
   verifiedDatabase = database
 }
 
@@ -146,7 +147,11 @@ export function adapterPerTest(options: PostgresConfig = {}): () => PostgresStor
 }
 
 /** `count` turns, each with one reply per agent. */
-export function makeTurns(count: number, agentIds: string[] = ['agent-a', 'agent-b'], base = Date.now()): MessageTurn[] {
+export function makeTurns(
+  count: number,
+  agentIds: string[] = ['agent-a', 'agent-b'],
+  base = Date.now(),
+): MessageTurn[] {
   const turns: MessageTurn[] = []
   for (let sequence = 1; sequence <= count; sequence++) {
     const timestamp = new Date(base + sequence * 1000)

@@ -7,7 +7,8 @@ import fs from 'node:fs'
 // the type-checked transform below, so an edit to index.d.ts re-checks the fixture instead of
 // reusing a cached pass.
 const typings = createHash('sha1')
-for (const file of ['index.d.ts', 'index.d.mts']) typings.update(fs.readFileSync(new URL(`../${file}`, import.meta.url)))
+for (const file of ['index.d.ts', 'index.d.mts'])
+  typings.update(fs.readFileSync(new URL(`../${file}`, import.meta.url)))
 
 export default {
   preset: 'ts-jest/presets/default-esm',

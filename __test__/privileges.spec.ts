@@ -56,7 +56,11 @@ afterAll(async () => {
   await cluster?.stop()
 })
 
-async function admin<R extends pg.QueryResultRow = any>(database: string, text: string, params: unknown[] = []): Promise<R[]> {
+async function admin<R extends pg.QueryResultRow = any>(
+  database: string,
+  text: string,
+  params: unknown[] = [],
+): Promise<R[]> {
   const client = new pg.Client({ ...cluster.target, database })
   await client.connect()
   try {
@@ -73,7 +77,13 @@ async function ownerInitialize(database: string, options: PostgresConfig = {}): 
 }
 
 function adapterFor(database: string, options: PostgresConfig = {}): PostgresStorageAdapter {
-  return new PostgresStorageAdapter({ ...cluster.target, database, poolSize: 2, applicationName: `privileges-spec-${++appCounter}`, ...options })
+  return new PostgresStorageAdapter({
+    ...cluster.target,
+    database,
+    poolSize: 2,
+    applicationName: `privileges-spec-${++appCounter}`,
+    ...options,
+  })
 }
 
 /** The rejection of `promise`; throws when it resolves. */
@@ -159,19 +169,22 @@ describe('createSchema: false', () => {
   it.each([
     ['unqualified tables', {}],
     [`schema ${SCHEMA}`, { schema: SCHEMA }],
-  ])('on an empty database (%s): initialize() rejects naming every missing object, and creates nothing', async (_name, options) => {
-    const adapter = adapterFor('empty_db', { ...options, ...noDdl })
-    try {
-      const error = await refusal(adapter.initialize())
-      expect(error).toBeInstanceOf(StorageError)
-      expect((error as StorageError).name).toBe('StorageError')
-      expect((error as StorageError).code).toBe('E_QUERY')
-      for (const name of OBJECTS) expect((error as Error).message).toContain(name)
-      expect(await objectsIn('empty_db')).toEqual([])
-    } finally {
-      await adapter.close()
-    }
-  })
+  ])(
+    'on an empty database (%s): initialize() rejects naming every missing object, and creates nothing',
+    async (_name, options) => {
+      const adapter = adapterFor('empty_db', { ...options, ...noDdl })
+      try {
+        const error = await refusal(adapter.initialize())
+        expect(error).toBeInstanceOf(StorageError)
+        expect((error as StorageError).name).toBe('StorageError')
+        expect((error as StorageError).code).toBe('E_QUERY')
+        for (const name of OBJECTS) expect((error as Error).message).toContain(name)
+        expect(await objectsIn('empty_db')).toEqual([])
+      } finally {
+        await adapter.close()
+      }
+    },
+  )
 
   it('with one index missing: initialize() rejects naming that index only, and creates nothing', async () => {
     const adapter = adapterFor('partial_db', noDdl)

@@ -36,7 +36,9 @@ async function admin<R extends pg.QueryResultRow = any>(text: string, params: un
 }
 
 /** The adapter's getStats() and how long it took, bounded so a hang fails instead. */
-async function timedStats(adapter: PostgresStorageAdapter): Promise<{ stats?: StorageStats; error?: string; ms: number }> {
+async function timedStats(
+  adapter: PostgresStorageAdapter,
+): Promise<{ stats?: StorageStats; error?: string; ms: number }> {
   const started = performance.now()
   let timer: NodeJS.Timeout | undefined
   const result = await Promise.race([
@@ -61,7 +63,9 @@ async function exercise(schema: string) {
     await adapter.saveSession(makeSession({ state: 'paused' }))
     await adapter.setValue('injection-spec', { ok: true })
     const timed = await timedStats(adapter)
-    console.log(`schema ${JSON.stringify(schema)}: getStats ${timed.error ? `rejected (${timed.error})` : 'resolved'} after ${timed.ms} ms`)
+    console.log(
+      `schema ${JSON.stringify(schema)}: getStats ${timed.error ? `rejected (${timed.error})` : 'resolved'} after ${timed.ms} ms`,
+    )
     return timed
   } finally {
     await adapter.close()

@@ -252,7 +252,10 @@ function iterateOptions(options) {
   }
   for (const key of Object.keys(options)) {
     if (key !== 'state' && key !== 'batchSize') {
-      throw invalid(`iterateSessions: unknown option \`${key}\` (the options are state and batchSize)`, `options.${key}`)
+      throw invalid(
+        `iterateSessions: unknown option \`${key}\` (the options are state and batchSize)`,
+        `options.${key}`,
+      )
     }
   }
   const { batchSize = 100 } = options

@@ -13,8 +13,22 @@
 // checked by `tsc -p scripts/tsconfig.json`.
 
 export { withDatabase } from './lib/connection-url.mjs'
-export { CONNECTION_VARIABLES, configuredTarget, configuredVariables, describeTarget, onDatabase, targetEnv } from './lib/environment.mjs'
-export { TEST_DATABASE_COMMENT, TEST_DATABASE_VARIABLE, createTestDatabase, dropTestDatabase, ensureDatabase, probe } from './lib/database.mjs'
+export {
+  CONNECTION_VARIABLES,
+  configuredTarget,
+  configuredVariables,
+  describeTarget,
+  onDatabase,
+  targetEnv,
+} from './lib/environment.mjs'
+export {
+  TEST_DATABASE_COMMENT,
+  TEST_DATABASE_VARIABLE,
+  createTestDatabase,
+  dropTestDatabase,
+  ensureDatabase,
+  probe,
+} from './lib/database.mjs'
 export { findServerBinaries } from './lib/server-binaries.mjs'
 export { freePort, startThrowaway } from './lib/throwaway-server.mjs'
 export { provideDatabase } from './lib/provide-database.mjs'

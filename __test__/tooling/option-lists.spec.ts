@@ -13,14 +13,22 @@ const read = (file: string) => fs.readFileSync(path.join(root, file), 'utf8')
 function rustFiles(dir = 'src'): string[] {
   return fs
     .readdirSync(path.join(root, dir), { withFileTypes: true })
-    .flatMap((entry) => (entry.isDirectory() ? rustFiles(path.join(dir, entry.name)) : entry.name.endsWith('.rs') ? [path.join(dir, entry.name)] : []))
+    .flatMap((entry) =>
+      entry.isDirectory()
+        ? rustFiles(path.join(dir, entry.name))
+        : entry.name.endsWith('.rs')
+          ? [path.join(dir, entry.name)]
+          : [],
+    )
 }
 
 /** The `key = "value"` pairs of the `#[serde(...)]` attributes among `lines`. */
 function serdeSettings(lines: string[]): Array<[string, string]> {
   return lines
     .flatMap((line) => [...line.matchAll(/#\[serde\((.*)\)\]/g)].map((found) => found[1]))
-    .flatMap((inner) => [...inner.matchAll(/(\w+)(?:\s*=\s*"([^"]*)")?/g)].map((found): [string, string] => [found[1], found[2] ?? '']))
+    .flatMap((inner) =>
+      [...inner.matchAll(/(\w+)(?:\s*=\s*"([^"]*)")?/g)].map((found): [string, string] => [found[1], found[2] ?? '']),
+    )
 }
 
 const camelCase = (name: string) => name.replace(/_([a-z0-9])/g, (_, letter: string) => letter.toUpperCase())
@@ -39,7 +47,8 @@ function rustOptionNames(): { file: string; fields: string[][] } {
   while (above > 0 && /^\s*(#\[|\/\/\/)/.test(lines[above - 1])) above--
   const container = new Map(serdeSettings(lines.slice(above, start)))
   const renameAll = container.get('rename_all')
-  if (renameAll !== undefined && renameAll !== 'camelCase') throw new Error(`${file}: rename_all = "${renameAll}" is not read by this test`)
+  if (renameAll !== undefined && renameAll !== 'camelCase')
+    throw new Error(`${file}: rename_all = "${renameAll}" is not read by this test`)
   const fields: string[][] = []
   let attributes: string[] = []
   for (const line of lines.slice(start + 1)) {
@@ -80,7 +89,9 @@ it('the Rust Options struct is found and read (each field a JS name)', () => {
   const rust = rustOptionNames()
   expect(rust.fields.length).toBeGreaterThan(20)
   for (const names of rust.fields) expect(names[0]).toMatch(/^[a-z][A-Za-z0-9]*$/)
-  expect(rust.fields.map((names) => names[0])).toEqual(expect.arrayContaining(['host', 'poolSize', 'sslRootCert', 'toastCompression']))
+  expect(rust.fields.map((names) => names[0])).toEqual(
+    expect.arrayContaining(['host', 'poolSize', 'sslRootCert', 'toastCompression']),
+  )
 })
 
 it('every field of the Rust Options struct, and each serde alias, is typed in index.d.ts (PostgresConfig)', () => {

@@ -54,7 +54,11 @@ function makeSession(id, seed, turnCount, text) {
       AGENTS.map((agentId) => [
         agentId,
         {
-          config: { model: agentId === 'planner' ? 'gpt-4o' : 'gpt-4o-mini', temperature: 0.2, tools: ['search', 'calc'] },
+          config: {
+            model: agentId === 'planner' ? 'gpt-4o' : 'gpt-4o-mini',
+            temperature: 0.2,
+            tools: ['search', 'calc'],
+          },
           context: { lastTopic: 'planning', notes: { count: 2 } },
           messageHistory: history.slice(-2),
         },

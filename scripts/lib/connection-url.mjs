@@ -28,8 +28,13 @@ export function parseConnectionUrl(text, variable) {
   const found = URL_SHAPE.exec(text)
   /** @param {string} what */
   const invalid = (what) =>
-    new Error(`${variable} ${what} (postgres://user:password@host:port/database?sslmode=...; percent-encode any @ : / ? # % in the user name or password)`)
-  if (found === null) throw invalid(/^postgres(ql)?:\/\//.test(text) ? 'is not a valid URL' : 'must be a postgres:// or postgresql:// URL')
+    new Error(
+      `${variable} ${what} (postgres://user:password@host:port/database?sslmode=...; percent-encode any @ : / ? # % in the user name or password)`,
+    )
+  if (found === null)
+    throw invalid(
+      /^postgres(ql)?:\/\//.test(text) ? 'is not a valid URL' : 'must be a postgres:// or postgresql:// URL',
+    )
   const [, , userinfo = '', hosts, pathPart = '', query = ''] = found
   /**
    * @param {string} part

@@ -19,13 +19,23 @@ import { describeTarget, log } from './environment.mjs'
 function clientConfig(target, database = target.database, { connectionTimeoutMillis = 10_000, preferTls = true } = {}) {
   const { host, port, user, password } = target
   const mode = target.sslmode ?? 'disable'
-  const ca = target.sslrootcert && target.sslrootcert !== 'system' ? fs.readFileSync(target.sslrootcert, 'utf8') : undefined
+  const ca =
+    target.sslrootcert && target.sslrootcert !== 'system' ? fs.readFileSync(target.sslrootcert, 'utf8') : undefined
   /** @type {pg.ClientConfig['ssl']} */
   let ssl = false
   if (mode === 'require' || ((mode === 'prefer' || mode === 'allow') && preferTls)) ssl = { rejectUnauthorized: false }
   else if (mode === 'verify-ca') ssl = { ca, rejectUnauthorized: true, checkServerIdentity: () => undefined }
   else if (mode === 'verify-full') ssl = { ca, rejectUnauthorized: true }
-  return { host, port, user, password, database, ssl, connectionTimeoutMillis, application_name: 'smalltalk-test-bootstrap' }
+  return {
+    host,
+    port,
+    user,
+    password,
+    database,
+    ssl,
+    connectionTimeoutMillis,
+    application_name: 'smalltalk-test-bootstrap',
+  }
 }
 
 /**
@@ -57,7 +67,16 @@ async function connect(target, database, options = {}) {
   }
 }
 
-const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EAI_AGAIN', 'ENOENT', 'ECONNRESET'])
+const UNREACHABLE = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ETIMEDOUT',
+  'EAI_AGAIN',
+  'ENOENT',
+  'ECONNRESET',
+])
 
 /** @type {Record<string, string>} */
 const REASONS = {
@@ -145,7 +164,8 @@ export async function ensureDatabase(target) {
 }
 
 /** What a test run writes on the database it creates (COMMENT ON DATABASE); checked before tables are dropped. */
-export const TEST_DATABASE_COMMENT = 'smalltalk-ai/postgres-storage: created for one test run by scripts/with-database.mjs, dropped at its end'
+export const TEST_DATABASE_COMMENT =
+  'smalltalk-ai/postgres-storage: created for one test run by scripts/with-database.mjs, dropped at its end'
 
 /** The environment variable naming the database the test run created (the table-dropping guard reads it). */
 export const TEST_DATABASE_VARIABLE = /** @type {const} */ ('SMALLTALK_TEST_DATABASE')
@@ -190,14 +210,18 @@ export async function dropTestDatabase(target, name) {
       [name],
     )
     if (found.rowCount === 0) return false
-    if (found.rows[0].comment !== TEST_DATABASE_COMMENT) throw new Error(`refusing to drop ${name}: it is not a test run's database`)
+    if (found.rows[0].comment !== TEST_DATABASE_COMMENT)
+      throw new Error(`refusing to drop ${name}: it is not a test run's database`)
     const major = Number((await client.query('SHOW server_version_num')).rows[0].server_version_num) / 10000
     for (let attempt = 1; ; attempt++) {
       try {
         if (major >= 13) {
           await client.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(name)} WITH (FORCE)`)
         } else {
-          await client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [name])
+          await client.query(
+            'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+            [name],
+          )
           await client.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(name)}`)
         }
         return true

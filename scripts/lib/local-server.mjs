@@ -41,9 +41,14 @@ export function startLocal({ binDir, dataDir, port, password, flags, files, stan
   if (standbyOf !== undefined) {
     // A streaming standby: copy the primary and let -R write the replication settings.
     const { host, port: primaryPort } = standbyOf.target
-    runAs(user, bin('pg_basebackup'), ['-D', data, '-R', '-X', 'stream', '-h', host, '-p', String(primaryPort), '-U', 'postgres'], {
-      env: { ...process.env, PGPASSWORD: standbyOf.target.password },
-    })
+    runAs(
+      user,
+      bin('pg_basebackup'),
+      ['-D', data, '-R', '-X', 'stream', '-h', host, '-p', String(primaryPort), '-U', 'postgres'],
+      {
+        env: { ...process.env, PGPASSWORD: standbyOf.target.password },
+      },
+    )
   } else {
     const initdbArgs = ['-D', data, '-U', 'postgres', '-E', 'UTF8', '--no-locale']
     if (password === undefined) {

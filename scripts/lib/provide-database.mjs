@@ -18,7 +18,11 @@ import { startThrowaway } from './throwaway-server.mjs'
  * @param {{ defaultDatabase?: string, ownDatabase?: boolean, env?: Env }} [options]
  * @returns {Promise<{ target: Target, throwaway: boolean, ownDatabase: boolean, stop(): Promise<void> }>}
  */
-export async function provideDatabase({ defaultDatabase = 'smalltalk_test', ownDatabase = false, env = process.env } = {}) {
+export async function provideDatabase({
+  defaultDatabase = 'smalltalk_test',
+  ownDatabase = false,
+  env = process.env,
+} = {}) {
   const variables = configuredVariables(env)
   /** @type {Target} */
   let server
@@ -26,7 +30,9 @@ export async function provideDatabase({ defaultDatabase = 'smalltalk_test', ownD
   if (variables.length > 0) {
     const target = configuredTarget(env, defaultDatabase)
     const found = await reach(target, 5000).catch((error) => {
-      throw new Error(`the PostgreSQL server you configured (${variables.join(', ')}) at ${describeTarget(target)} refused the connection: ${error.message}`)
+      throw new Error(
+        `the PostgreSQL server you configured (${variables.join(', ')}) at ${describeTarget(target)} refused the connection: ${error.message}`,
+      )
     })
     if (found.status !== 'ok') {
       throw new Error(

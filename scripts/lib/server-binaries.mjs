@@ -57,7 +57,9 @@ export function findServerBinaries() {
       ...versionDirs('C:\\Program Files\\PostgreSQL', /^\d+$/),
     ].filter(Boolean)
   )
-  const found = candidates.find((dir) => fs.existsSync(path.join(dir, exe)) && fs.existsSync(path.join(dir, exe.replace('pg_ctl', 'initdb'))))
+  const found = candidates.find(
+    (dir) => fs.existsSync(path.join(dir, exe)) && fs.existsSync(path.join(dir, exe.replace('pg_ctl', 'initdb'))),
+  )
   // PATH entries are often symlinks (e.g. /usr/local/bin/pg_ctl): use the installation's own bin
   // directory, which also holds pg_basebackup and friends.
   return found === undefined ? null : path.dirname(fs.realpathSync(path.join(found, exe)))

