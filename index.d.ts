@@ -250,7 +250,11 @@ export interface PostgresConfig {
    * `default_toast_compression`. Tables that already exist are never altered.
    */
   toastCompression?: 'lz4' | 'pglz' | 'server'
-  /** Error classes to throw instead of this package's (e.g. SmallTalk's own). */
+  /**
+   * Error classes to throw instead of this package's (e.g. SmallTalk's own, so that its
+   * `instanceof ConflictError` retry works). Checked at construction; see {@link ErrorClasses} for
+   * what each class must be and the arguments it is built with. Default: this package's classes.
+   */
   errorClasses?: ErrorClasses
 }
 

@@ -8,27 +8,11 @@ const check = require('./lib/validate.js')
 const { Channel, request, stringsOf } = require('./lib/requests.js')
 const { inSlices } = require('./lib/slices.js')
 
-const { StorageError, ConflictError, ValidationError, NotFoundError, resolveErrorClasses, fromNative, invalid } =
-  errors
+const { StorageError, ConflictError, ValidationError, NotFoundError, resolveErrorClasses, fromNative, invalid } = errors
+const { InvalidArgument } = check
 
 /** JSON text of a saveSessions batch handed to Rust per chunk. */
 const STAGE_BYTES = 1 << 20
-
-// Options are handed to Rust as JSON; refuse what JSON would silently turn into null or drop.
-function optionsToJson(classes, options) {
-  return JSON.stringify(options, (key, value) => {
-    if (typeof value === 'number' && !Number.isFinite(value)) {
-      throw invalid(classes, `invalid option \`${key}\`: expected a finite number (got ${value})`, key)
-    }
-    if (typeof value === 'function' || typeof value === 'bigint' || typeof value === 'symbol') {
-      throw invalid(classes, `invalid option \`${key}\`: expected a JSON value (got ${typeof value})`, key)
-    }
-    if (key === 'ca' && value !== null && typeof value === 'object' && value.type === 'Buffer') {
-      return Buffer.from(value.data).toString('utf8')
-    }
-    return value
-  })
-}
 
 function parseSession(json) {
   return json === null ? null : deserializeSession(json)
@@ -89,23 +73,31 @@ class PostgresStorageAdapter {
   constructor(config = {}) {
     const { errorClasses, ttl, ...options } = config ?? {}
     this.#classes = resolveErrorClasses(errorClasses)
-    if (ttl !== undefined) this.#defaultTtl = check.checkDefaultTtl(this.#classes, ttl, 'constructor')
     this.#channel = new Channel((error) => this.#typed(error))
-    try {
-      this.#native = new NativeAdapter(optionsToJson(this.#classes, options), this.#channel.wake)
-    } catch (error) {
-      throw this.#typed(error)
-    }
+    if (ttl !== undefined) this.#defaultTtl = this.#checked(() => check.checkDefaultTtl(ttl, 'constructor'))
+    this.#native = this.#checked(() => new NativeAdapter(check.optionsJson(options), this.#channel.wake))
     this.#channel.native = this.#native
   }
 
-  // Errors built by the face pass through; anything from the native layer is decoded.
+  // The one place where failures become the configured error classes: a refused argument
+  // (lib/validate.js) becomes ValidationError, errors already typed pass through, and anything
+  // from the native layer is decoded.
   #typed(error) {
     const classes = this.#classes
+    if (error instanceof InvalidArgument) return invalid(classes, error.message, error.field, error.code)
     for (const name in classes) {
       if (error instanceof classes[name]) return error
     }
     return fromNative(error, classes)
+  }
+
+  // Runs checks made before a method returns (not inside its promise): a refusal is thrown typed.
+  #checked(run) {
+    try {
+      return run()
+    } catch (error) {
+      throw this.#typed(error)
+    }
   }
 
   // Runs `start(ticket)`: input checks, then one native call that completes `ticket`, resolved
@@ -119,9 +111,9 @@ class PostgresStorageAdapter {
     return this.#call((ticket) => {
       let overrides = null
       if (config != null) {
-        if (config.ttl !== undefined) this.#defaultTtl = check.checkDefaultTtl(this.#classes, config.ttl, 'initialize')
+        if (config.ttl !== undefined) this.#defaultTtl = check.checkDefaultTtl(config.ttl, 'initialize')
         // Rust picks what it may override (config.rs: with_initialize_overrides); the rest is SmallTalk's.
-        overrides = optionsToJson(this.#classes, { location: config.location, options: config.options })
+        overrides = check.optionsJson({ location: config.location, options: config.options })
       }
       this.#native.initialize(ticket, overrides)
     })
@@ -148,7 +140,7 @@ class PostgresStorageAdapter {
   /** Upserts a session with optimistic locking: accepted only when its version is newer. */
   saveSession(session) {
     return this.#call((ticket) => {
-      const [id, version, createdMs, updatedMs, json] = check.sessionColumns(this.#classes, session, 'saveSession', 'session')
+      const [id, version, createdMs, updatedMs, json] = check.sessionColumns(session, 'saveSession', 'session')
       return this.#native.saveSession(ticket, id, version, createdMs, updatedMs, json)
     })
   }
@@ -161,24 +153,14 @@ class PostgresStorageAdapter {
     let stage = null
     let batch
     try {
-      if (!Array.isArray(sessions)) {
-        throw invalid(this.#classes, `saveSessions: sessions must be an array (got ${check.describe(sessions)})`, 'sessions')
-      }
+      check.checkSessionList(sessions)
       const seen = new Set()
       let chunk = [[], [], [], [], []]
       let chunkBytes = 0
       batch = inSlices(
         sessions.length,
         (index) => {
-          const columns = check.sessionColumns(this.#classes, sessions[index], 'saveSessions', `sessions[${index}]`)
-          if (seen.has(columns[0])) {
-            throw invalid(
-              this.#classes,
-              `saveSessions: session id ${JSON.stringify(columns[0])} appears more than once in the batch`,
-              `sessions[${index}].id`,
-            )
-          }
-          seen.add(columns[0])
+          const columns = check.batchSessionColumns(sessions[index], index, seen)
           for (let column = 0; column < 5; column++) chunk[column].push(columns[column])
           chunkBytes += columns[4].length
           if (chunkBytes > STAGE_BYTES) {
@@ -204,45 +186,40 @@ class PostgresStorageAdapter {
 
   /** The session, or `null`. */
   getSession(sessionId) {
-    return this.#call((ticket) => this.#native.getSession(ticket, check.checkId(this.#classes, sessionId, 'getSession')), parseSession)
+    return this.#call((ticket) => this.#native.getSession(ticket, check.checkId(sessionId, 'getSession')), parseSession)
   }
 
   /** A Map of the sessions found; missing ids are absent. */
   getSessions(sessionIds) {
     return this.#call(
-      (ticket) => this.#native.getSessions(ticket, check.checkIdList(this.#classes, sessionIds, 'getSessions')),
+      (ticket) => this.#native.getSessions(ticket, check.checkIdList(sessionIds, 'getSessions')),
       parseSessionMap,
     )
   }
 
   /** Deletes a session; `true` when it existed. */
   deleteSession(sessionId) {
-    return this.#call((ticket) => this.#native.deleteSession(ticket, check.checkId(this.#classes, sessionId, 'deleteSession')))
+    return this.#call((ticket) => this.#native.deleteSession(ticket, check.checkId(sessionId, 'deleteSession')))
   }
 
   /** Deletes sessions; resolves to the number deleted. */
   deleteSessions(sessionIds) {
-    return this.#call((ticket) =>
-      this.#native.deleteSessions(ticket, check.checkIdList(this.#classes, sessionIds, 'deleteSessions')),
-    )
+    return this.#call((ticket) => this.#native.deleteSessions(ticket, check.checkIdList(sessionIds, 'deleteSessions')))
   }
 
   /** Whether a session exists. */
   hasSession(sessionId) {
-    return this.#call((ticket) => this.#native.hasSession(ticket, check.checkId(this.#classes, sessionId, 'hasSession')))
+    return this.#call((ticket) => this.#native.hasSession(ticket, check.checkId(sessionId, 'hasSession')))
   }
 
   /** `[{ id, state, updatedAt, agentCount }]`, newest `updatedAt` first. */
   listSessions(state, limit, offset) {
     return this.#call((ticket) => {
-      if (state !== undefined && state !== null && typeof state !== 'string') {
-        throw invalid(this.#classes, `listSessions: state must be a string (got ${check.describe(state)})`, 'state')
-      }
       return this.#native.listSessions(
         ticket,
-        state ?? null,
-        check.optionalCount(this.#classes, limit, 'listSessions', 'limit'),
-        check.optionalCount(this.#classes, offset, 'listSessions', 'offset'),
+        check.optionalState(state, 'listSessions', 'state'),
+        check.optionalCount(limit, 'listSessions', 'limit'),
+        check.optionalCount(offset, 'listSessions', 'offset'),
       )
     }, parseSummaries)
   }
@@ -252,7 +229,7 @@ class PostgresStorageAdapter {
    * by keyset pagination: each page costs the same at any depth. For cleanup and export jobs.
    */
   iterateSessions(options) {
-    const { state, batchSize } = check.iterateOptions(this.#classes, options)
+    const { state, batchSize } = this.#checked(() => check.iterateOptions(options))
     const next = (cursor) =>
       this.#call(
         (ticket) => this.#native.iterateSessions(ticket, state, batchSize, cursor?.[0] ?? null, cursor?.[1] ?? null),
@@ -274,20 +251,9 @@ class PostgresStorageAdapter {
    * adapter's `ttl`, else never); `ttl: null` stores it without expiry.
    */
   setValue(key, value, options) {
-    return this.#call((ticket) => {
-      check.checkKey(this.#classes, key, 'setValue')
-      if (value === undefined) {
-        throw invalid(this.#classes, 'setValue: value must not be undefined (use null, or deleteValue)', 'value')
-      }
-      let ttl = this.#defaultTtl
-      if (options !== undefined && options !== null) {
-        if (typeof options !== 'object') {
-          throw invalid(this.#classes, `setValue: options must be an object (got ${check.describe(options)})`, 'options')
-        }
-        if (options.ttl !== undefined) ttl = check.checkTtl(this.#classes, options.ttl, 'setValue', 'options.ttl')
-      }
-      return this.#native.setValue(ticket, key, check.toJson(this.#classes, value, 'setValue', 'value'), ttl)
-    })
+    return this.#call((ticket) =>
+      this.#native.setValue(ticket, ...check.setValueArguments(key, value, options, this.#defaultTtl)),
+    )
   }
 
   /** Deletes expired key-value entries now; resolves to the number deleted. */
@@ -297,26 +263,22 @@ class PostgresStorageAdapter {
 
   /** The value, or `null` when missing or expired. */
   getValue(key) {
-    return this.#call((ticket) => this.#native.getValue(ticket, check.checkKey(this.#classes, key, 'getValue')), parseValue)
+    return this.#call((ticket) => this.#native.getValue(ticket, check.checkKey(key, 'getValue')), parseValue)
   }
 
   /** Deletes a value; `true` when a live one existed. */
   deleteValue(key) {
-    return this.#call((ticket) => this.#native.deleteValue(ticket, check.checkKey(this.#classes, key, 'deleteValue')))
+    return this.#call((ticket) => this.#native.deleteValue(ticket, check.checkKey(key, 'deleteValue')))
   }
 
   /** Whether a live value exists. */
   hasValue(key) {
-    return this.#call((ticket) => this.#native.hasValue(ticket, check.checkKey(this.#classes, key, 'hasValue')))
+    return this.#call((ticket) => this.#native.hasValue(ticket, check.checkKey(key, 'hasValue')))
   }
 
   /** Deletes all sessions, or those whose `updatedAt` is before `olderThan`; resolves to the count. */
   clear(olderThan) {
-    return this.#call((ticket) => {
-      // Only a missing argument means "all": clear(null) is refused, so an unset variable cannot wipe the table.
-      const before = olderThan === undefined ? null : check.dateMs(this.#classes, olderThan, 'clear', 'olderThan')
-      return this.#native.clear(ticket, before)
-    })
+    return this.#call((ticket) => this.#native.clear(ticket, check.clearCutoff(olderThan)))
   }
 
   /** Session count, storage size and per-state counts (plus pool figures) in `metrics`. */

@@ -19,11 +19,16 @@ describe('iterateSessions', () => {
     const base = Date.UTC(2026, 5, 1)
     // Ten pairs share an updatedAt, so ties straddle page boundaries.
     const sessions = Array.from({ length: 250 }, (_, index) =>
-      makeSession({ id: `iter-${String(index).padStart(3, '0')}`, updatedAt: new Date(base + Math.floor(index / 2) * 1000) }),
+      makeSession({
+        id: `iter-${String(index).padStart(3, '0')}`,
+        updatedAt: new Date(base + Math.floor(index / 2) * 1000),
+      }),
     )
     await adapter().saveSessions(sessions)
     const seen = await collect(adapter().iterateSessions({ batchSize: 7 }))
-    const expected = [...sessions].sort((a, b) => b.updatedAt.getTime() - a.updatedAt.getTime() || (a.id < b.id ? 1 : -1))
+    const expected = [...sessions].sort(
+      (a, b) => b.updatedAt.getTime() - a.updatedAt.getTime() || (a.id < b.id ? 1 : -1),
+    )
     expect(seen.map((session) => session.id)).toEqual(expected.map((session) => session.id))
     expect(seen[0].createdAt).toBeInstanceOf(Date)
     expect(seen[0].conversationHistory[0].timestamp).toBeInstanceOf(Date)
@@ -38,7 +43,12 @@ describe('iterateSessions', () => {
     )
     await adapter().saveSessions(sessions)
     const paused = await collect(adapter().iterateSessions({ state: 'paused' as Session['state'], batchSize: 4 }))
-    expect(paused.map((session) => session.id).sort()).toEqual(sessions.filter((_, index) => index % 3 === 0).map((s) => s.id).sort())
+    expect(paused.map((session) => session.id).sort()).toEqual(
+      sessions
+        .filter((_, index) => index % 3 === 0)
+        .map((s) => s.id)
+        .sort(),
+    )
     expect(paused.every((session) => session.state === 'paused')).toBe(true)
     expect(await collect(adapter().iterateSessions({ state: 'closed' as Session['state'] }))).toEqual([])
   })
@@ -93,7 +103,9 @@ describe('large batches leave the event loop free', () => {
 
   it('saveSessions and getSessions of 300 sessions of 140 KB each: no stall above 50 ms, and all intact', async () => {
     const turns = makeTurns(400)
-    const sessions = Array.from({ length: 300 }, (_, index) => makeSession({ id: `big-${index}`, conversationHistory: turns }))
+    const sessions = Array.from({ length: 300 }, (_, index) =>
+      makeSession({ id: `big-${index}`, conversationHistory: turns }),
+    )
     expect(JSON.stringify(sessions[0]).length).toBeGreaterThan(140_000)
     let saved = 0
     const saveStall = await longestStall(async () => {
@@ -106,7 +118,9 @@ describe('large batches leave the event loop free', () => {
     })
     expect(read.size).toBe(300)
     expect(read.get('big-17')!.conversationHistory[399].timestamp).toEqual(turns[399].timestamp)
-    console.log(`300 x 140 KB: longest stall saveSessions ${saveStall.toFixed(1)} ms, getSessions ${getStall.toFixed(1)} ms`)
+    console.log(
+      `300 x 140 KB: longest stall saveSessions ${saveStall.toFixed(1)} ms, getSessions ${getStall.toFixed(1)} ms`,
+    )
     // In one piece these were 100-200 ms here; in slices each is ~6 ms of work plus a chunk's copy
     // and a garbage collection (bench/README.md measures the 25 ms target on a quiet machine).
     expect(saveStall).toBeLessThan(50)
@@ -115,12 +129,16 @@ describe('large batches leave the event loop free', () => {
 
   it('an invalid session late in a large batch still refuses the whole batch, writing nothing', async () => {
     const turns = makeTurns(400)
-    const sessions = Array.from({ length: 200 }, (_, index) => makeSession({ id: `late-${index}`, conversationHistory: turns }))
-    ;(sessions[190] as { version: unknown }).version = 0
-    const error = await adapter().saveSessions(sessions).then(
-      () => null,
-      (caught: unknown) => caught,
+    const sessions = Array.from({ length: 200 }, (_, index) =>
+      makeSession({ id: `late-${index}`, conversationHistory: turns }),
     )
+    ;(sessions[190] as { version: unknown }).version = 0
+    const error = await adapter()
+      .saveSessions(sessions)
+      .then(
+        () => null,
+        (caught: unknown) => caught,
+      )
     expect(error).toBeInstanceOf(ValidationError)
     expect((error as ValidationError).invalidFields).toEqual(['sessions[190].version'])
     expect(await sql(`SELECT id FROM sessions WHERE id LIKE 'late-%'`)).toEqual([])

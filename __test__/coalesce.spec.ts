@@ -26,7 +26,9 @@ it('concurrent getSession, hasSession and getValue calls are served in groups, e
   const sessions = Array.from({ length: 40 }, (_, index) => makeSession({ id: `group-get-${index}` }))
   await adapter().saveSessions(sessions)
   await adapter().setValue('group-key-7', { seven: 7 })
-  const ids = Array.from({ length: 120 }, (_, index) => (index % 3 === 2 ? `missing-${index}` : sessions[index % 40].id))
+  const ids = Array.from({ length: 120 }, (_, index) =>
+    index % 3 === 2 ? `missing-${index}` : sessions[index % 40].id,
+  )
   const got = fulfilled(await burst(ids.length, (index) => adapter().getSession(ids[index])))
   got.forEach((session, index) => {
     if (ids[index].startsWith('missing-')) expect(session).toBeNull()
@@ -37,7 +39,9 @@ it('concurrent getSession, hasSession and getValue calls are served in groups, e
   })
   const has = fulfilled(await burst(ids.length, (index) => adapter().hasSession(ids[index])))
   expect(has).toEqual(ids.map((id) => !id.startsWith('missing-')))
-  const values = fulfilled(await burst(60, (index) => adapter().getValue(index % 2 === 0 ? 'group-key-7' : `no-key-${index}`)))
+  const values = fulfilled(
+    await burst(60, (index) => adapter().getValue(index % 2 === 0 ? 'group-key-7' : `no-key-${index}`)),
+  )
   expect(values).toEqual(Array.from({ length: 60 }, (_, index) => (index % 2 === 0 ? { seven: 7 } : null)))
   for (const method of ['getSession', 'hasSession', 'getValue']) {
     const stats = await figures(method)
@@ -51,7 +55,11 @@ it('concurrent saves are grouped; a stale version fails only its own call, and e
   const sessions = Array.from({ length: 30 }, (_, index) => makeSession({ id: `group-save-${index}`, version: 1 }))
   for (const session of sessions) await adapter().saveSession(session)
   // Every third save repeats the stored version: a conflict; the others move to version 2.
-  const attempts = sessions.map((session, index) => ({ ...session, version: index % 3 === 0 ? 1 : 2, metadata: { round: 2 } }))
+  const attempts = sessions.map((session, index) => ({
+    ...session,
+    version: index % 3 === 0 ? 1 : 2,
+    metadata: { round: 2 },
+  }))
   const outcomes = await burst(attempts.length, async (index) => {
     await adapter().saveSession(attempts[index])
     return (await adapter().getSession(attempts[index].id))!.version
@@ -68,9 +76,10 @@ it('concurrent saves are grouped; a stale version fails only its own call, and e
       expect(outcome).toEqual({ status: 'fulfilled', value: 2 })
     }
   })
-  const rows = await sql<{ id: string; version: number }>('SELECT id, version FROM sessions WHERE id LIKE $1 ORDER BY id', [
-    'group-save-%',
-  ])
+  const rows = await sql<{ id: string; version: number }>(
+    'SELECT id, version FROM sessions WHERE id LIKE $1 ORDER BY id',
+    ['group-save-%'],
+  )
   expect(new Map(rows.map((row) => [row.id, row.version]))).toEqual(
     new Map(attempts.map((attempt, index) => [attempt.id, index % 3 === 0 ? 1 : 2])),
   )

@@ -1,4 +1,4 @@
-// The StorageAdapter contract's 48 behaviours (../shared/CONTRACT.md, written once in
+// The StorageAdapter contract's 48 behaviours (docs/contract.md, written once in
 // smalltalk/contract.ts), fed an adapter declared with this package's own type only, as a user
 // without SmallTalk builds it, and with this suite's connection settings (POSTGRES_*, pool 5; also
 // `statementCache: false` when `npm run test:scale` runs it through PgBouncer). Tables are dropped

@@ -7,10 +7,8 @@ import pg from 'pg'
 import { PostgresStorageAdapter, StorageError } from '@smalltalk-ai/postgres-storage'
 import type { PostgresConfig, Session } from '@smalltalk-ai/postgres-storage'
 import { startThrowaway, type Throwaway } from '../scripts/postgres.mjs'
-import { makeSession } from './helpers.js'
+import { makeSession, sleep } from './helpers.js'
 import { WireProxy } from './proxy.js'
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** The deadline under test, and how long a call may take to settle on a busy 2-core machine. */
 const DEADLINE_MS = 1000
@@ -136,7 +134,9 @@ it('more concurrent calls than the pool holds, and a saveSession, each reject E_
     adapter.hasSession(session.id),
   ]
   const settled = await Promise.all(calls.map((call) => settle<unknown>(call, started)))
-  console.log(`silent peer: ${calls.length} concurrent calls (pool 2) settled after ${settled.map((s) => s.ms).join(', ')} ms`)
+  console.log(
+    `silent peer: ${calls.length} concurrent calls (pool 2) settled after ${settled.map((s) => s.ms).join(', ')} ms`,
+  )
   settled.forEach((one, index) => expectTimedOut(one, `concurrent call ${index}`))
   // Still silent: later calls are not stuck behind a wedged pool either.
   for (let index = 0; index < 2; index++) {
@@ -183,9 +183,11 @@ it('after the path recovers, the same adapter serves calls again: timed-out conn
   proxy.silence()
   const started = performance.now()
   const stuck = await Promise.all(
-    [adapter.getSession(session.id), adapter.getSession(session.id), adapter.saveSession({ ...session, version: 2 })].map(
-      (call) => settle<unknown>(call, started),
-    ),
+    [
+      adapter.getSession(session.id),
+      adapter.getSession(session.id),
+      adapter.saveSession({ ...session, version: 2 }),
+    ].map((call) => settle<unknown>(call, started)),
   )
   stuck.forEach((one, index) => expectTimedOut(one, `call ${index} while silent`))
 
@@ -202,7 +204,9 @@ it('after the path recovers, the same adapter serves calls again: timed-out conn
     else if (attempt.outcome === 'hung') break
     else await sleep(100)
   }
-  console.log(`silent peer recovered: served again ${Math.round(performance.now() - restored)} ms after forwarding resumed (${attempts.join('; ')})`)
+  console.log(
+    `silent peer recovered: served again ${Math.round(performance.now() - restored)} ms after forwarding resumed (${attempts.join('; ')})`,
+  )
   expect(served?.id).toBe(session.id)
 
   // Every pooled connection works now: rounds of more concurrent calls than the pool holds.

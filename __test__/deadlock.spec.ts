@@ -105,7 +105,10 @@ it(`${ROUNDS} rounds of batches sharing ${IDS} ids in opposite orders, plus sing
         counts.conflicts++
       } else if (['40P01', '40001'].includes(error?.sqlstate ?? '') || /deadlock/i.test(String(error?.message))) {
         counts.deadlocks++
-        if (deadlockSamples.length < 3) deadlockSamples.push(`round ${round} ${name}: ${error.name} ${error.code} ${error.sqlstate}: ${error.message}`)
+        if (deadlockSamples.length < 3)
+          deadlockSamples.push(
+            `round ${round} ${name}: ${error.name} ${error.code} ${error.sqlstate}: ${error.message}`,
+          )
       } else {
         unexpected.push(`round ${round} ${name}: ${error?.name} ${error?.code} ${error?.sqlstate}: ${error?.message}`)
       }
@@ -123,7 +126,7 @@ it(`${ROUNDS} rounds of batches sharing ${IDS} ids in opposite orders, plus sing
 }, 120_000)
 
 describe('a batch conflict after the rows are locked in id order', () => {
-  it('names the first conflicting session in the caller\'s order and writes nothing of the batch', async () => {
+  it("names the first conflicting session in the caller's order and writes nothing of the batch", async () => {
     const run = `${process.pid}-${Date.now()}`
     // "zz" comes first in the caller's order but last in id order.
     const staleLast = makeSession({ id: `order-${run}-zz`, version: 5 })

@@ -21,7 +21,9 @@ describe('optimistic locking', () => {
     const session = makeSession({ version: 3, state: 'active' })
     await current().saveSession(session)
     const stale = { ...session, version: 2, state: 'closed' as const }
-    const error = await current().saveSession(stale).catch((e: unknown) => e)
+    const error = await current()
+      .saveSession(stale)
+      .catch((e: unknown) => e)
     expect(error).toBeInstanceOf(ConflictError)
     expect(error).toBeInstanceOf(StorageError)
     expect(error).toBeInstanceOf(Error)
@@ -94,19 +96,28 @@ describe('optimistic locking', () => {
 
 describe('injected error classes', () => {
   class AppStorageError extends Error {
-    constructor(message: string, public readonly cause?: unknown) {
+    constructor(
+      message: string,
+      public readonly cause?: unknown,
+    ) {
       super(message)
       this.name = 'StorageError'
     }
   }
   class AppConflictError extends AppStorageError {
-    constructor(message: string, public readonly conflictingVersions?: number[]) {
+    constructor(
+      message: string,
+      public readonly conflictingVersions?: number[],
+    ) {
       super(message)
       this.name = 'ConflictError'
     }
   }
   class AppValidationError extends AppStorageError {
-    constructor(message: string, public readonly invalidFields?: string[]) {
+    constructor(
+      message: string,
+      public readonly invalidFields?: string[],
+    ) {
       super(message)
       this.name = 'ValidationError'
     }
@@ -152,7 +163,10 @@ describe('injected error classes', () => {
   })
 
   it('a partial set falls back to the package classes for the rest', async () => {
-    const appAdapter = new PostgresStorageAdapter({ ...contractConfig(), errorClasses: { ConflictError: AppConflictError } })
+    const appAdapter = new PostgresStorageAdapter({
+      ...contractConfig(),
+      errorClasses: { ConflictError: AppConflictError },
+    })
     const error = await appAdapter.getSession('x').catch((e: unknown) => e)
     expect(error).toBeInstanceOf(StorageError)
     expect((error as StorageError).code).toBe('E_NOT_INITIALIZED')
@@ -180,7 +194,9 @@ describe('typed errors', () => {
 
   it('calls after close() reject with StorageError E_CLOSED, and initialize() reopens', async () => {
     await current().close()
-    const error = await current().hasSession('x').catch((e: unknown) => e)
+    const error = await current()
+      .hasSession('x')
+      .catch((e: unknown) => e)
     expect(error).toBeInstanceOf(StorageError)
     expect((error as StorageError).code).toBe('E_CLOSED')
     await current().initialize()
@@ -189,7 +205,9 @@ describe('typed errors', () => {
 
   it('a database error keeps its SQLSTATE and cause', async () => {
     await dropTables()
-    const error = await current().getSession('x').catch((e: unknown) => e)
+    const error = await current()
+      .getSession('x')
+      .catch((e: unknown) => e)
     expect(error).toBeInstanceOf(StorageError)
     expect((error as StorageError).code).toBe('E_QUERY')
     expect((error as StorageError).sqlstate).toBe('42P01')
@@ -198,7 +216,12 @@ describe('typed errors', () => {
   })
 
   it('an unreachable server rejects initialize() with StorageError', async () => {
-    const nowhere = new PostgresStorageAdapter({ ...contractConfig(), host: '127.0.0.1', port: 1, connectTimeoutMs: 2000 })
+    const nowhere = new PostgresStorageAdapter({
+      ...contractConfig(),
+      host: '127.0.0.1',
+      port: 1,
+      connectTimeoutMs: 2000,
+    })
     const error = await nowhere.initialize().catch((e: unknown) => e)
     expect(error).toBeInstanceOf(StorageError)
     expect((error as StorageError).code).toBe('E_CONNECTION')

@@ -1,22 +1,41 @@
-// Shared test helpers: the contract suite's connection settings, table drops through a separate
-// connection (only ever in the database the test run created), and session builders.
+// Shared test helpers: the test server's connection settings, table drops through a separate
+// connection (only ever in the database the test run created), session builders and sleep.
 import pg from 'pg'
 import { randomUUID } from 'node:crypto'
 import { TEST_DATABASE_COMMENT, TEST_DATABASE_VARIABLE } from '../scripts/postgres.mjs'
 import { PostgresStorageAdapter } from '@smalltalk-ai/postgres-storage'
-import type { MessageTurn, PostgresConfig, Session, SessionState } from '@smalltalk-ai/postgres-storage'
+import type { MessageTurn, PostgresConfig, Session } from '@smalltalk-ai/postgres-storage'
 
-/**
- * The connection the contract suite uses (POSTGRES_* with the suite's defaults), pool 5.
- * `npm run test:scale` sets SMALLTALK_TEST_STATEMENT_CACHE=false to run the suite through PgBouncer.
- */
-export function contractConfig(): PostgresConfig {
+/** Resolves after `ms` milliseconds. */
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Where the test run's database is: a single host and port, for the adapter and for `pg` clients alike. */
+export interface TestServer {
+  host: string
+  port: number
+  database: string
+  user: string
+  password: string
+}
+
+/** The test server, from POSTGRES_* (scripts/with-database.mjs sets them) with the contract suite's defaults. */
+export function testServer(): TestServer {
   return {
     host: process.env.POSTGRES_HOST ?? 'localhost',
     port: Number(process.env.POSTGRES_PORT ?? 5432),
     database: process.env.POSTGRES_DB ?? 'smalltalk_test',
     user: process.env.POSTGRES_USER ?? 'postgres',
     password: process.env.POSTGRES_PASSWORD ?? 'postgres',
+  }
+}
+
+/**
+ * The connection the contract suite uses (the test server), pool 5. `npm run test:scale` sets
+ * SMALLTALK_TEST_STATEMENT_CACHE=false to run the suite through PgBouncer.
+ */
+export function contractConfig(): PostgresConfig {
+  return {
+    ...testServer(),
     poolSize: 5,
     ...(process.env.SMALLTALK_TEST_STATEMENT_CACHE === 'false' ? { statementCache: false } : {}),
   }
@@ -43,7 +62,8 @@ async function assertRunDatabase(client: pg.Client, database: string): Promise<v
   const { rows } = await client.query(
     `SELECT shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname = current_database()`,
   )
-  if (rows[0]?.comment !== TEST_DATABASE_COMMENT) throw refuse('it does not carry the mark of a database made for a test run')
+  if (rows[0]?.comment !== TEST_DATABASE_COMMENT)
+    throw refuse('it does not carry the mark of a database made for a test run')
   verifiedDatabase = database
 }
 
@@ -67,11 +87,11 @@ function rawClientSsl(): pg.ClientConfig['ssl'] {
 
 /** A plain `pg` client on the test run's database (the "separate connection"). */
 export async function rawClient(): Promise<pg.Client> {
-  const { host, port, database, user, password } = contractConfig()
-  const client = new pg.Client({ host: host as string, port: port as number, database, user, password, ssl: rawClientSsl() })
+  const { host, port, database, user, password } = testServer()
+  const client = new pg.Client({ host, port, database, user, password, ssl: rawClientSsl() })
   await client.connect()
   try {
-    await assertRunDatabase(client, database as string)
+    await assertRunDatabase(client, database)
   } catch (error) {
     await client.end()
     throw error
@@ -127,7 +147,11 @@ export function adapterPerTest(options: PostgresConfig = {}): () => PostgresStor
 }
 
 /** `count` turns, each with one reply per agent. */
-export function makeTurns(count: number, agentIds: string[] = ['agent-a', 'agent-b'], base = Date.now()): MessageTurn[] {
+export function makeTurns(
+  count: number,
+  agentIds: string[] = ['agent-a', 'agent-b'],
+  base = Date.now(),
+): MessageTurn[] {
   const turns: MessageTurn[] = []
   for (let sequence = 1; sequence <= count; sequence++) {
     const timestamp = new Date(base + sequence * 1000)
@@ -155,7 +179,7 @@ export function makeSession(overrides: Partial<Session> = {}): Session {
     createdAt: now,
     updatedAt: now,
     expiresAt: new Date(now.getTime() + 3_600_000),
-    state: 'active' as SessionState,
+    state: 'active',
     agentIds,
     agentStates: Object.fromEntries(
       agentIds.map((agentId) => [

@@ -62,7 +62,11 @@ const cases: Case[] = [
     },
     /session cannot be stored as JSON.*circular/i,
   ],
-  ['BigInt in metadata', (a) => a.saveSession(session({ metadata: { big: 1n } })), /session cannot be stored as JSON.*BigInt/],
+  [
+    'BigInt in metadata',
+    (a) => a.saveSession(session({ metadata: { big: 1n } })),
+    /session cannot be stored as JSON.*BigInt/,
+  ],
   [
     'U+0000 inside a message',
     (a) => {
@@ -99,7 +103,11 @@ const cases: Case[] = [
   ['listSessions NaN offset', (a) => a.listSessions(undefined, 10, Number.NaN), /offset/],
   ['listSessions state not a string', (a) => a.listSessions(5 as any), /state/],
   ['clear with a non-Date', (a) => a.clear('yesterday' as any), /olderThan/],
-  ['constructor: non-numeric port', () => new PostgresStorageAdapter({ ...contractConfig(), port: 'abc' as any }), /port/],
+  [
+    'constructor: non-numeric port',
+    () => new PostgresStorageAdapter({ ...contractConfig(), port: 'abc' as any }),
+    /port/,
+  ],
   ['constructor: poolSize 0', () => new PostgresStorageAdapter({ ...contractConfig(), poolSize: 0 }), /poolSize/],
   ['constructor: NaN port', () => new PostgresStorageAdapter({ ...contractConfig(), port: Number.NaN }), /port/],
   [
@@ -205,7 +213,11 @@ describe('lossy input is refused, naming the path', () => {
     ['NaN in a session', (a) => a.saveSession(shared(Number.NaN)), /session\.sharedContext\.score/],
     ['Infinity in a session', (a) => a.saveSession(shared(Infinity)), /session\.sharedContext\.score/],
     ['-Infinity in a session', (a) => a.saveSession(shared(-Infinity)), /session\.sharedContext\.score/],
-    ['NaN inside an array', (a) => a.saveSession(session({ sharedContext: { scores: [1, 2, Number.NaN] } })), /session\.sharedContext\.scores\[2\]/],
+    [
+      'NaN inside an array',
+      (a) => a.saveSession(session({ sharedContext: { scores: [1, 2, Number.NaN] } })),
+      /session\.sharedContext\.scores\[2\]/,
+    ],
     ['a Map in a session', (a) => a.saveSession(extra(new Map([['k', 1]]))), /session\.metadata\.extra/],
     ['a Set in a session', (a) => a.saveSession(extra(new Set([1]))), /session\.metadata\.extra/],
     ['a RegExp in a session', (a) => a.saveSession(extra(/x+/g)), /session\.metadata\.extra/],
@@ -268,7 +280,13 @@ describe('lossy input is refused, naming the path', () => {
     const when = new Date('2026-03-04T05:06:07.089Z')
     const ordinary = makeSession({
       agentIds,
-      sharedContext: { nothing: null, empty: {}, list: [], nested: { a: [1, { b: null, c: [[], {}] }], zero: 0, negative: -1.5 }, when },
+      sharedContext: {
+        nothing: null,
+        empty: {},
+        list: [],
+        nested: { a: [1, { b: null, c: [[], {}] }], zero: 0, negative: -1.5 },
+        when,
+      },
       metadata: { userId: undefined, tags: [], extra: { deep: { deeper: 'yes' } } },
     })
     await adapter.saveSession(ordinary)
@@ -295,9 +313,21 @@ describe('out-of-range input is a ValidationError naming the field, not E_QUERY'
   const before4713Bc = () => new Date(Date.UTC(-5000, 0, 1))
 
   const outOfRange: Case[] = [
-    ['saveSession createdAt before 4713 BC', (a) => a.saveSession(session({ createdAt: earliestJsDate() })), /session\.createdAt/],
-    ['saveSession createdAt in 5001 BC', (a) => a.saveSession(session({ createdAt: before4713Bc() })), /session\.createdAt/],
-    ['saveSession updatedAt before 4713 BC', (a) => a.saveSession(session({ updatedAt: earliestJsDate() })), /session\.updatedAt/],
+    [
+      'saveSession createdAt before 4713 BC',
+      (a) => a.saveSession(session({ createdAt: earliestJsDate() })),
+      /session\.createdAt/,
+    ],
+    [
+      'saveSession createdAt in 5001 BC',
+      (a) => a.saveSession(session({ createdAt: before4713Bc() })),
+      /session\.createdAt/,
+    ],
+    [
+      'saveSession updatedAt before 4713 BC',
+      (a) => a.saveSession(session({ updatedAt: earliestJsDate() })),
+      /session\.updatedAt/,
+    ],
     [
       'saveSessions with one createdAt before 4713 BC',
       (a) => a.saveSessions([makeSession(), session({ createdAt: earliestJsDate() })]),
@@ -312,22 +342,25 @@ describe('out-of-range input is a ValidationError naming the field, not E_QUERY'
     ['setValue with a ttl of 1e13 seconds', (a) => a.setValue('far', 1, { ttl: 1e13 }), /options\.ttl/],
   ]
 
-  it.each(outOfRange)('%s: ValidationError E_VALIDATION naming the field, nothing written', async (_name, call, field) => {
-    const before = await snapshot()
-    let error: unknown
-    try {
-      await call(adapter)
-    } catch (caught) {
-      error = caught
-    }
-    if (error === undefined) throw new Error('the call resolved')
-    const seen = `${(error as Error).name} ${(error as ValidationError).code}: ${(error as Error).message}`
-    expect(seen).toMatch(/^ValidationError E_VALIDATION: /)
-    expect(error).toBeInstanceOf(ValidationError)
-    expect((error as Error).message).toMatch(field)
-    expect((error as ValidationError).invalidFields?.some((name) => field.test(name))).toBe(true)
-    expect(await snapshot()).toBe(before)
-  })
+  it.each(outOfRange)(
+    '%s: ValidationError E_VALIDATION naming the field, nothing written',
+    async (_name, call, field) => {
+      const before = await snapshot()
+      let error: unknown
+      try {
+        await call(adapter)
+      } catch (caught) {
+        error = caught
+      }
+      if (error === undefined) throw new Error('the call resolved')
+      const seen = `${(error as Error).name} ${(error as ValidationError).code}: ${(error as Error).message}`
+      expect(seen).toMatch(/^ValidationError E_VALIDATION: /)
+      expect(error).toBeInstanceOf(ValidationError)
+      expect((error as Error).message).toMatch(field)
+      expect((error as ValidationError).invalidFields?.some((name) => field.test(name))).toBe(true)
+      expect(await snapshot()).toBe(before)
+    },
+  )
 
   it('an adapter-wide default ttl of 1e13 seconds is refused as ValidationError naming ttl, never E_QUERY', async () => {
     let error: unknown
@@ -342,13 +375,18 @@ describe('out-of-range input is a ValidationError naming the field, not E_QUERY'
       await other?.close()
     }
     if (error === undefined) throw new Error('setValue resolved')
-    expect(`${(error as Error).name} ${(error as ValidationError).code}`).toMatch(/^ValidationError E_(VALIDATION|CONFIG)$/)
+    expect(`${(error as Error).name} ${(error as ValidationError).code}`).toMatch(
+      /^ValidationError E_(VALIDATION|CONFIG)$/,
+    )
     expect((error as Error).message).toMatch(/ttl/)
     expect(await adapter.hasValue('far-default')).toBe(false)
   })
 
   it('dates within both ranges still save and read back to the millisecond (4001 BC, 275760 AD)', async () => {
-    const ancient = makeSession({ createdAt: new Date(Date.UTC(-4000, 0, 1, 0, 0, 0, 1)), updatedAt: new Date(Date.UTC(-4000, 0, 2)) })
+    const ancient = makeSession({
+      createdAt: new Date(Date.UTC(-4000, 0, 1, 0, 0, 0, 1)),
+      updatedAt: new Date(Date.UTC(-4000, 0, 2)),
+    })
     const latest = makeSession({ createdAt: new Date(8.64e15), updatedAt: new Date(8.64e15) })
     await adapter.saveSessions([ancient, latest])
     expect((await adapter.getSession(ancient.id))!.createdAt.getTime()).toBe(ancient.createdAt.getTime())

@@ -27,7 +27,13 @@ it('reads sessions and values written with the original adapter SQL', async () =
   await client.query(
     `INSERT INTO sessions (id, data, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)
      ON CONFLICT (id) DO UPDATE SET data = $2, version = $3, updated_at = $5`,
-    [session.id, serializeSession(session), session.version, session.createdAt.toISOString(), session.updatedAt.toISOString()],
+    [
+      session.id,
+      serializeSession(session),
+      session.version,
+      session.createdAt.toISOString(),
+      session.updatedAt.toISOString(),
+    ],
   )
   await client.query(`INSERT INTO key_value (key, value) VALUES ($1, $2)`, ['legacy', JSON.stringify({ a: [1, 2] })])
 
@@ -73,7 +79,9 @@ describe('TOAST compression of large sessions', () => {
     const lz4 = await serverHasLz4()
     const large = makeSession({ conversationHistory: makeTurns(400) })
     await adapter.saveSession(large)
-    const { rows } = await client.query('SELECT pg_column_compression(data) AS method FROM sessions WHERE id = $1', [large.id])
+    const { rows } = await client.query('SELECT pg_column_compression(data) AS method FROM sessions WHERE id = $1', [
+      large.id,
+    ])
     expect(rows[0].method).toBe(lz4 ? 'lz4' : 'pglz')
     expect(await adapter.getSession(large.id)).toEqual(large)
   })
@@ -85,7 +93,9 @@ describe('TOAST compression of large sessions', () => {
     try {
       const large = makeSession({ conversationHistory: makeTurns(400) })
       await pglz.saveSession(large)
-      const { rows } = await client.query('SELECT pg_column_compression(data) AS method FROM sessions WHERE id = $1', [large.id])
+      const { rows } = await client.query('SELECT pg_column_compression(data) AS method FROM sessions WHERE id = $1', [
+        large.id,
+      ])
       expect(rows[0].method).toBe('pglz')
       expect(await pglz.getSession(large.id)).toEqual(large)
     } finally {
@@ -104,7 +114,11 @@ describe('TOAST compression of large sessions', () => {
       const created = new PostgresStorageAdapter({ ...contractConfig(), toastCompression })
       await created.initialize()
       await created.close()
-      expect({ toastCompression, ...(await columnCompression()) }).toEqual({ toastCompression, sessions: method, key_value: method })
+      expect({ toastCompression, ...(await columnCompression()) }).toEqual({
+        toastCompression,
+        sessions: method,
+        key_value: method,
+      })
     }
   })
 

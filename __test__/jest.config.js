@@ -7,12 +7,15 @@ import fs from 'node:fs'
 // the type-checked transform below, so an edit to index.d.ts re-checks the fixture instead of
 // reusing a cached pass.
 const typings = createHash('sha1')
-for (const file of ['index.d.ts', 'index.d.mts']) typings.update(fs.readFileSync(new URL(`../${file}`, import.meta.url)))
+for (const file of ['index.d.ts', 'index.d.mts'])
+  typings.update(fs.readFileSync(new URL(`../${file}`, import.meta.url)))
 
 export default {
   preset: 'ts-jest/presets/default-esm',
   rootDir: '.',
   testEnvironment: 'node',
+  // Behaviour specs at the top and in smalltalk/ and types/; tooling/ holds the specs of the scripts,
+  // bench and packaging. All run in `npm test`.
   testMatch: ['<rootDir>/**/*.spec.ts'],
   // scale/ needs PgBouncer and pg_basebackup: `npm run test:scale` runs it.
   testPathIgnorePatterns: ['/node_modules/', '/scale/'],

@@ -5,13 +5,36 @@
 // A throwaway cluster of our own (connections are counted in pg_stat_activity).
 import { PostgresStorageAdapter, StorageError } from '@smalltalk-ai/postgres-storage'
 import { startThrowaway, type Throwaway } from '../scripts/postgres.mjs'
-import { connectionsNamed } from './helpers.js'
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+import { connectionsNamed, sleep } from './helpers.js'
 
 /** Delays between initialize() and close(), in ms ('sync': close in the same tick). */
 const DELAYS: Array<number | 'sync' | 'immediate'> = [
-  'sync', 'sync', 'sync', 'immediate', 'immediate', 'immediate', 0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 4, 4, 5, 6, 8, 10, 15, 25, 50,
+  'sync',
+  'sync',
+  'sync',
+  'immediate',
+  'immediate',
+  'immediate',
+  0,
+  0,
+  0,
+  1,
+  1,
+  1,
+  2,
+  2,
+  2,
+  3,
+  3,
+  4,
+  4,
+  5,
+  6,
+  8,
+  10,
+  15,
+  25,
+  50,
 ]
 
 let cluster: Throwaway
@@ -40,14 +63,20 @@ async function connectionsLeft(applicationName: string, withinMs = 3000): Promis
   }
 }
 
-type Outcome = { status: 'resolved' } | { status: 'rejected'; name: string; code?: string; message: string } | { status: 'hung' }
+type Outcome =
+  { status: 'resolved' } | { status: 'rejected'; name: string; code?: string; message: string } | { status: 'hung' }
 
 async function outcomeOf(promise: Promise<unknown>, limitMs = 10_000): Promise<Outcome> {
   let timer: NodeJS.Timeout | undefined
   const result = await Promise.race([
     promise.then(
       (): Outcome => ({ status: 'resolved' }),
-      (error: StorageError): Outcome => ({ status: 'rejected', name: error.name, code: error.code, message: error.message }),
+      (error: StorageError): Outcome => ({
+        status: 'rejected',
+        name: error.name,
+        code: error.code,
+        message: error.message,
+      }),
     ),
     new Promise<Outcome>((resolve) => {
       timer = setTimeout(() => resolve({ status: 'hung' }), limitMs)
@@ -78,7 +107,9 @@ it(`close() during initialize() wins, ${DELAYS.length} times with delays from 0 
     if (pendingAtClose) {
       raced++
       if (outcome.status !== 'rejected' || outcome.name !== 'StorageError' || outcome.code !== 'E_CLOSED') {
-        anomalies.push(`${label}, then ${outcome.status} ${JSON.stringify(outcome)} (expected a rejection with StorageError E_CLOSED)`)
+        anomalies.push(
+          `${label}, then ${outcome.status} ${JSON.stringify(outcome)} (expected a rejection with StorageError E_CLOSED)`,
+        )
       }
     } else if (outcome.status !== 'resolved') {
       anomalies.push(`${label} but ${JSON.stringify(outcome)}`)
@@ -90,11 +121,14 @@ it(`close() during initialize() wins, ${DELAYS.length} times with delays from 0 
     const health = await adapter.healthCheck()
     if (health.healthy) anomalies.push(`${label}: healthCheck after close() says healthy`)
     // An adapter left open (today) keeps its connections for good: do not wait the poll out.
-    const left = afterClose.status === 'rejected' ? await connectionsLeft(applicationName) : await connectionsOf(applicationName)
+    const left =
+      afterClose.status === 'rejected' ? await connectionsLeft(applicationName) : await connectionsOf(applicationName)
     if (left !== 0) anomalies.push(`${label}: ${left} server connection(s) still open after close()`)
     await adapter.close()
   }
-  console.log(`close() vs initialize(): ${DELAYS.length} runs, close() raced a pending initialize() ${raced} times\n${anomalies.join('\n')}`)
+  console.log(
+    `close() vs initialize(): ${DELAYS.length} runs, close() raced a pending initialize() ${raced} times\n${anomalies.join('\n')}`,
+  )
   expect(anomalies).toEqual([])
   // The race itself was exercised, not only close() after a finished initialize() (the 'sync' and
   // 'immediate' runs always close before initialize() can have finished its round trips).

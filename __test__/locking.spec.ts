@@ -2,7 +2,7 @@
 // saves, versions never move backwards, and batch calls that cost one round trip whatever their size.
 import { ConflictError, PostgresStorageAdapter } from '@smalltalk-ai/postgres-storage'
 import type { Session } from '@smalltalk-ai/postgres-storage'
-import { contractConfig, dropTables, makeSession, sql } from './helpers.js'
+import { contractConfig, dropTables, makeSession, sql, testServer } from './helpers.js'
 import { WireProxy } from './proxy.js'
 
 const ADAPTERS = 4
@@ -85,7 +85,8 @@ it('10,000 racing saves lose no update: each accepted write is the stored state 
     }
     accepted += winners.length
     const stored = (await adapters[round % ADAPTERS].getSession(session.id))!
-    if (winners.length !== 1 || stored.metadata.writer !== winners[0] || stored.version !== reads[0]!.version + 1) lost++
+    if (winners.length !== 1 || stored.metadata.writer !== winners[0] || stored.version !== reads[0]!.version + 1)
+      lost++
   }
   const elapsed = Date.now() - started
   expect(accepted + conflicts).toBe(rounds * writersPerRound)
@@ -93,7 +94,9 @@ it('10,000 racing saves lose no update: each accepted write is the stored state 
   expect(lost).toBe(0)
   expect((await adapters[0].getSession(session.id))!.version).toBe(1 + rounds)
   expect(elapsed).toBeLessThan(90_000)
-  console.log(`race: ${rounds * writersPerRound} saves by ${writersPerRound} writers on ${ADAPTERS} pools in ${elapsed} ms: ${accepted} accepted, ${conflicts} conflicts, ${lost} lost`)
+  console.log(
+    `race: ${rounds * writersPerRound} saves by ${writersPerRound} writers on ${ADAPTERS} pools in ${elapsed} ms: ${accepted} accepted, ${conflicts} conflicts, ${lost} lost`,
+  )
 }, 120_000)
 
 it('a save with a lower or equal version never moves the stored version backwards', async () => {
@@ -107,7 +110,7 @@ it('a save with a lower or equal version never moves the stored version backward
       ConflictError,
     )
   }
-  const rows = await sql('SELECT version, data->>\'state\' AS state FROM sessions WHERE id = $1', [session.id])
+  const rows = await sql("SELECT version, data->>'state' AS state FROM sessions WHERE id = $1", [session.id])
   expect(rows).toEqual([{ version: 5, state: 'active' }])
 })
 
@@ -117,7 +120,8 @@ describe('round trips (counted on the wire)', () => {
 
   beforeAll(async () => {
     const config = contractConfig()
-    proxy = new WireProxy(config.host as string, config.port as number)
+    const { host, port: serverPort } = testServer()
+    proxy = new WireProxy(host, serverPort)
     const port = await proxy.start()
     adapter = new PostgresStorageAdapter({ ...config, host: '127.0.0.1', port, poolSize: 1 })
     await adapter.initialize()

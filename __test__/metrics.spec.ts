@@ -8,9 +8,13 @@ const current = adapterPerTest({ poolSize: 3 })
 it('counts calls by method and outcome, with ordered latency percentiles', async () => {
   const session = makeSession()
   await current().saveSession(session)
-  await current().saveSession(session).catch(() => undefined) // a conflict
+  await current()
+    .saveSession(session)
+    .catch(() => undefined) // a conflict
   for (let i = 0; i < 30; i++) await current().getSession(session.id)
-  await current().getSession('').catch(() => undefined) // refused in JS: never reaches Rust
+  await current()
+    .getSession('')
+    .catch(() => undefined) // refused in JS: never reaches Rust
   const { metrics } = await current().getStats()
   expect(metrics.operations.initialize).toMatchObject({ ok: 1, errors: 0 })
   expect(metrics.operations.saveSession).toMatchObject({ ok: 1, conflicts: 1, errors: 0 })

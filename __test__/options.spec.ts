@@ -6,14 +6,12 @@ import { fileURLToPath } from 'node:url'
 import pg from 'pg'
 import { PostgresStorageAdapter, ValidationError } from '@smalltalk-ai/postgres-storage'
 import type { PostgresConfig } from '@smalltalk-ai/postgres-storage'
-import { connectionsNamed, contractConfig, dropTables, makeSession } from './helpers.js'
+import { connectionsNamed, contractConfig, dropTables, makeSession, sleep, testServer } from './helpers.js'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 function connectionsOf(applicationName: string): Promise<number> {
-  const { host, port, database, user, password } = contractConfig()
-  return connectionsNamed({ host: host as string, port: port as number, database, user, password }, applicationName)
+  return connectionsNamed(testServer(), applicationName)
 }
 
 beforeAll(dropTables)
@@ -95,9 +93,9 @@ it('idleTimeoutMs (idleTimeoutMillis) closes connections left unused, and the ne
 })
 
 it('each connection field comes from DATABASE_URL before PG* variables, and an explicit option wins over both', async () => {
-  const { host, port, database, user, password } = contractConfig()
+  const { host, port, database, user, password } = testServer()
   const applicationName = 'options-spec-url'
-  const url = `postgres://${encodeURIComponent(user!)}:${encodeURIComponent(password!)}@${host}:${port}/${database}?application_name=${applicationName}`
+  const url = `postgres://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${host}:${port}/${database}?application_name=${applicationName}`
   const script = `
     const { PostgresStorageAdapter } = require('@smalltalk-ai/postgres-storage')
     ;(async () => {

@@ -7,7 +7,7 @@ import pg from 'pg'
 import { PostgresStorageAdapter, StorageError } from '@smalltalk-ai/postgres-storage'
 import type { PostgresConfig } from '@smalltalk-ai/postgres-storage'
 import { startThrowaway, type Throwaway } from '../scripts/postgres.mjs'
-import { makeSession } from './helpers.js'
+import { makeSession, sleep } from './helpers.js'
 
 const ROLE = 'app_dml'
 const SCHEMA = 'managed_app'
@@ -56,7 +56,11 @@ afterAll(async () => {
   await cluster?.stop()
 })
 
-async function admin<R extends pg.QueryResultRow = any>(database: string, text: string, params: unknown[] = []): Promise<R[]> {
+async function admin<R extends pg.QueryResultRow = any>(
+  database: string,
+  text: string,
+  params: unknown[] = [],
+): Promise<R[]> {
   const client = new pg.Client({ ...cluster.target, database })
   await client.connect()
   try {
@@ -73,7 +77,13 @@ async function ownerInitialize(database: string, options: PostgresConfig = {}): 
 }
 
 function adapterFor(database: string, options: PostgresConfig = {}): PostgresStorageAdapter {
-  return new PostgresStorageAdapter({ ...cluster.target, database, poolSize: 2, applicationName: `privileges-spec-${++appCounter}`, ...options })
+  return new PostgresStorageAdapter({
+    ...cluster.target,
+    database,
+    poolSize: 2,
+    applicationName: `privileges-spec-${++appCounter}`,
+    ...options,
+  })
 }
 
 /** The rejection of `promise`; throws when it resolves. */
@@ -104,14 +114,14 @@ async function ddlLog(): Promise<string[]> {
 /** Every method, as a role that may only read and write rows. */
 async function exerciseEverything(adapter: PostgresStorageAdapter): Promise<void> {
   const old = new Date('2001-02-03T04:05:06Z')
-  const sessions = [makeSession(), makeSession({ state: 'paused' as any }), makeSession({ updatedAt: old })]
+  const sessions = [makeSession(), makeSession({ state: 'paused' }), makeSession({ updatedAt: old })]
   await adapter.saveSession(sessions[0])
   await adapter.saveSession({ ...sessions[0], version: 2 })
   expect(await adapter.saveSessions(sessions.slice(1))).toBe(2)
   expect((await adapter.getSession(sessions[0].id))!.version).toBe(2)
   expect((await adapter.getSessions(sessions.map((s) => s.id))).size).toBe(3)
   expect(await adapter.hasSession(sessions[1].id)).toBe(true)
-  expect((await adapter.listSessions('paused' as any)).map((summary) => summary.id)).toContain(sessions[1].id)
+  expect((await adapter.listSessions('paused')).map((summary) => summary.id)).toContain(sessions[1].id)
   expect((await adapter.getStats()).totalSessions).toBeGreaterThanOrEqual(3)
   expect(await adapter.clear(new Date('2002-01-01T00:00:00Z'))).toBe(1)
   expect(await adapter.deleteSession(sessions[0].id)).toBe(true)
@@ -121,7 +131,7 @@ async function exerciseEverything(adapter: PostgresStorageAdapter): Promise<void
   expect(await adapter.getValue('dml-key')).toEqual({ ok: true })
   expect(await adapter.hasValue('dml-key')).toBe(true)
   expect(await adapter.deleteValue('dml-key')).toBe(true)
-  await new Promise((resolve) => setTimeout(resolve, 20))
+  await sleep(20)
   expect(await adapter.purgeExpired()).toBeGreaterThanOrEqual(1)
   expect(await adapter.healthCheck()).toEqual({ healthy: true })
 }
@@ -159,19 +169,22 @@ describe('createSchema: false', () => {
   it.each([
     ['unqualified tables', {}],
     [`schema ${SCHEMA}`, { schema: SCHEMA }],
-  ])('on an empty database (%s): initialize() rejects naming every missing object, and creates nothing', async (_name, options) => {
-    const adapter = adapterFor('empty_db', { ...options, ...noDdl })
-    try {
-      const error = await refusal(adapter.initialize())
-      expect(error).toBeInstanceOf(StorageError)
-      expect((error as StorageError).name).toBe('StorageError')
-      expect((error as StorageError).code).toBe('E_QUERY')
-      for (const name of OBJECTS) expect((error as Error).message).toContain(name)
-      expect(await objectsIn('empty_db')).toEqual([])
-    } finally {
-      await adapter.close()
-    }
-  })
+  ])(
+    'on an empty database (%s): initialize() rejects naming every missing object, and creates nothing',
+    async (_name, options) => {
+      const adapter = adapterFor('empty_db', { ...options, ...noDdl })
+      try {
+        const error = await refusal(adapter.initialize())
+        expect(error).toBeInstanceOf(StorageError)
+        expect((error as StorageError).name).toBe('StorageError')
+        expect((error as StorageError).code).toBe('E_QUERY')
+        for (const name of OBJECTS) expect((error as Error).message).toContain(name)
+        expect(await objectsIn('empty_db')).toEqual([])
+      } finally {
+        await adapter.close()
+      }
+    },
+  )
 
   it('with one index missing: initialize() rejects naming that index only, and creates nothing', async () => {
     const adapter = adapterFor('partial_db', noDdl)

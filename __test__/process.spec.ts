@@ -49,7 +49,11 @@ it('CommonJS require exposes the same API as the ESM import and works', () => {
   expect(result.stderr).toBe('')
   expect(result.status).toBe(0)
   const output = JSON.parse(result.stdout)
-  expect(output.keys).toEqual(Object.keys(esm).filter((key) => key !== 'default').sort())
+  expect(output.keys).toEqual(
+    Object.keys(esm)
+      .filter((key) => key !== 'default')
+      .sort(),
+  )
   expect(output.id).toBe('cjs-1')
   expect(output.isDate).toBe(true)
 })

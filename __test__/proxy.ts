@@ -19,7 +19,10 @@ export class WireProxy {
   private silent = false
   port = 0
 
-  constructor(private readonly targetHost: string, private readonly targetPort: number) {
+  constructor(
+    private readonly targetHost: string,
+    private readonly targetPort: number,
+  ) {
     this.server = net.createServer((client) => this.accept(client))
   }
 

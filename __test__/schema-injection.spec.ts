@@ -36,7 +36,9 @@ async function admin<R extends pg.QueryResultRow = any>(text: string, params: un
 }
 
 /** The adapter's getStats() and how long it took, bounded so a hang fails instead. */
-async function timedStats(adapter: PostgresStorageAdapter): Promise<{ stats?: StorageStats; error?: string; ms: number }> {
+async function timedStats(
+  adapter: PostgresStorageAdapter,
+): Promise<{ stats?: StorageStats; error?: string; ms: number }> {
   const started = performance.now()
   let timer: NodeJS.Timeout | undefined
   const result = await Promise.race([
@@ -57,11 +59,13 @@ async function exercise(schema: string) {
   const adapter = new PostgresStorageAdapter({ ...cluster.target, schema, poolSize: 2 })
   try {
     await adapter.initialize()
-    await adapter.saveSession(makeSession({ state: 'active' as any }))
-    await adapter.saveSession(makeSession({ state: 'paused' as any }))
+    await adapter.saveSession(makeSession({ state: 'active' }))
+    await adapter.saveSession(makeSession({ state: 'paused' }))
     await adapter.setValue('injection-spec', { ok: true })
     const timed = await timedStats(adapter)
-    console.log(`schema ${JSON.stringify(schema)}: getStats ${timed.error ? `rejected (${timed.error})` : 'resolved'} after ${timed.ms} ms`)
+    console.log(
+      `schema ${JSON.stringify(schema)}: getStats ${timed.error ? `rejected (${timed.error})` : 'resolved'} after ${timed.ms} ms`,
+    )
     return timed
   } finally {
     await adapter.close()

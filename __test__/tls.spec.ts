@@ -25,16 +25,46 @@ function makeCertificates() {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'smalltalk-tls-'))
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes']
   for (const name of ['ca', 'other-ca']) {
-    openssl(['req', '-x509', ...ec, '-keyout', `${name}.key`, '-out', `${name}.crt`, '-days', '2', '-subj', `/CN=${name}`,
-      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'])
+    openssl([
+      'req',
+      '-x509',
+      ...ec,
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.crt`,
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${name}`,
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    ])
   }
   openssl(['req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost'])
   fs.writeFileSync(
     path.join(dir, 'server.ext'),
     'subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n',
   )
-  openssl(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out',
-    'server.crt', '-days', '2', '-extfile', 'server.ext'])
+  openssl([
+    'x509',
+    '-req',
+    '-in',
+    'server.csr',
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'server.crt',
+    '-days',
+    '2',
+    '-extfile',
+    'server.ext',
+  ])
 }
 
 beforeAll(async () => {
@@ -90,14 +120,14 @@ async function refused(options: PostgresConfig): Promise<StorageError> {
     (caught: unknown) => caught,
   )
   await adapter.close()
-  if (error === null) throw new Error(`initialize() resolved: the connection was accepted (${JSON.stringify(options).slice(0, 120)})`)
+  if (error === null)
+    throw new Error(`initialize() resolved: the connection was accepted (${JSON.stringify(options).slice(0, 120)})`)
   expect(error).toBeInstanceOf(StorageError)
   return error as StorageError
 }
 
 const ca = () => path.join(dir, 'ca.crt')
-const url = (host: string, query: string) =>
-  `postgres://postgres:postgres@${host}:${cluster.target.port}/tls?${query}`
+const url = (host: string, query: string) => `postgres://postgres:postgres@${host}:${cluster.target.port}/tls?${query}`
 
 it('sslMode disable connects in plain text', async () => {
   expect(await connect({ sslMode: 'disable' })).toBe(false)
@@ -111,7 +141,11 @@ it('sslMode require encrypts without checking the certificate', async () => {
 it('sslmode in the URL', async () => {
   expect(await connect({ connectionString: url('127.0.0.1', 'sslmode=require') })).toBe(true)
   expect(await connect({ connectionString: url('127.0.0.1', 'sslmode=disable') })).toBe(false)
-  expect(await connect({ connectionString: url('localhost', `sslmode=verify-full&sslrootcert=${encodeURIComponent(ca())}`) })).toBe(true)
+  expect(
+    await connect({
+      connectionString: url('localhost', `sslmode=verify-full&sslrootcert=${encodeURIComponent(ca())}`),
+    }),
+  ).toBe(true)
 })
 
 it('verify-full accepts the right CA and host name', async () => {
@@ -121,7 +155,11 @@ it('verify-full accepts the right CA and host name', async () => {
 })
 
 it('verify-full refuses a certificate from another CA', async () => {
-  const error = await refused({ host: 'localhost', sslMode: 'verify-full', sslRootCert: path.join(dir, 'other-ca.crt') })
+  const error = await refused({
+    host: 'localhost',
+    sslMode: 'verify-full',
+    sslRootCert: path.join(dir, 'other-ca.crt'),
+  })
   expect(error.code).toBe('E_CONNECTION')
   expect(error.message).toMatch(/certificate|UnknownIssuer/i)
 })
@@ -173,7 +211,7 @@ describe('ssl means what it meant on pg: verify unless told not to', () => {
     expect(await connect({ host: 'localhost', ssl: { ca: caPem() } })).toBe(true)
   })
 
-  it('sslmode=require in a URL keeps libpq\'s meaning: encrypted, not verified', async () => {
+  it("sslmode=require in a URL keeps libpq's meaning: encrypted, not verified", async () => {
     expect(await connect({ connectionString: url('127.0.0.1', 'sslmode=require') })).toBe(true)
   })
 
@@ -187,7 +225,13 @@ describe('ssl means what it meant on pg: verify unless told not to', () => {
   it('sslMode disable with a verifying ssl option is never a silent downgrade to plain text', async () => {
     let outcome: unknown
     try {
-      const adapter = new PostgresStorageAdapter({ ...cluster.target, host: '127.0.0.1', sslMode: 'disable', ssl: { ca: caPem() }, poolSize: 1 })
+      const adapter = new PostgresStorageAdapter({
+        ...cluster.target,
+        host: '127.0.0.1',
+        sslMode: 'disable',
+        ssl: { ca: caPem() },
+        poolSize: 1,
+      })
       outcome = await adapter.initialize().then(
         () => 'initialize() resolved: connected in plain text',
         (error: unknown) => error,
@@ -214,13 +258,22 @@ describe('ssl means what it meant on pg: verify unless told not to', () => {
     async (sslMode) => {
       for (const ssl of [{ ca: caPem() }, true] as const) {
         const applicationName = `tls-spec-weaken-${sslMode}-${++appCounter}`
-        const adapter = new PostgresStorageAdapter({ ...cluster.target, host: 'localhost', ssl, applicationName, poolSize: 1 })
+        const adapter = new PostgresStorageAdapter({
+          ...cluster.target,
+          host: 'localhost',
+          ssl,
+          applicationName,
+          poolSize: 1,
+        })
         try {
           const error = await adapter.initialize({ options: { sslMode } }).then(
             () => null,
             (caught: unknown) => caught,
           )
-          if (error === null) throw new Error(`initialize() resolved with sslMode ${sslMode}: a silent downgrade of ssl ${JSON.stringify(ssl).slice(0, 30)}`)
+          if (error === null)
+            throw new Error(
+              `initialize() resolved with sslMode ${sslMode}: a silent downgrade of ssl ${JSON.stringify(ssl).slice(0, 30)}`,
+            )
           expect(error).toBeInstanceOf(StorageError)
           expect((error as StorageError).name).toBe('ValidationError')
           expect((error as StorageError).code).toBe('E_CONFIG')
@@ -236,14 +289,21 @@ describe('ssl means what it meant on pg: verify unless told not to', () => {
 
   it('a weakening initialize() on an open verifying adapter is refused and leaves its verified connection in place', async () => {
     const applicationName = `tls-spec-open-${++appCounter}`
-    const adapter = new PostgresStorageAdapter({ ...cluster.target, host: 'localhost', ssl: { ca: caPem() }, applicationName, poolSize: 1 })
+    const adapter = new PostgresStorageAdapter({
+      ...cluster.target,
+      host: 'localhost',
+      ssl: { ca: caPem() },
+      applicationName,
+      poolSize: 1,
+    })
     try {
       await adapter.initialize()
       const error = await adapter.initialize({ options: { sslMode: 'disable' } }).then(
         () => null,
         (caught: unknown) => caught,
       )
-      if (error === null) throw new Error('initialize({ options: { sslMode: "disable" } }) resolved: a silent downgrade')
+      if (error === null)
+        throw new Error('initialize({ options: { sslMode: "disable" } }) resolved: a silent downgrade')
       expect(error).toBeInstanceOf(StorageError)
       expect((error as StorageError).name).toBe('ValidationError')
       expect((error as StorageError).code).toBe('E_CONFIG')

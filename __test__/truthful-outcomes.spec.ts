@@ -6,9 +6,7 @@
 import pg from 'pg'
 import { ConflictError, PostgresStorageAdapter, StorageError } from '@smalltalk-ai/postgres-storage'
 import type { PostgresConfig } from '@smalltalk-ai/postgres-storage'
-import { contractConfig, dropTables, makeSession, rawClient, sql } from './helpers.js'
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+import { contractConfig, dropTables, makeSession, rawClient, sleep, sql } from './helpers.js'
 
 /** The deadline under test; after a lock is released, a late commit would show within this. */
 const DEADLINE_MS = 1000
@@ -94,7 +92,9 @@ describe.each(statementModes)('a write blocked by a row lock past its deadline (
       store.setValue('locked-key', { v: 2 }),
     ])
     const elapsed = performance.now() - started
-    ;['saveSession', 'saveSessions', 'deleteSession', 'setValue'].forEach((what, index) => expectTimeout(outcomes[index], what))
+    ;['saveSession', 'saveSessions', 'deleteSession', 'setValue'].forEach((what, index) =>
+      expectTimeout(outcomes[index], what),
+    )
     expect((outcomes[0] as PromiseRejectedResult).reason.message).toMatch(/cancelled .*: nothing was written/)
     // The server's own deadline stopped them: the verdict came by the caller's deadline.
     expect(elapsed).toBeLessThan(DEADLINE_MS + 500)
@@ -122,7 +122,9 @@ describe.each(statementModes)('a write blocked by a row lock past its deadline (
 
   it('a coalesced group with one locked member: only that member rejects, the rest resolve in their usual time', async () => {
     const store = await open({ statementCache, poolSize: 2, queryTimeoutMs: 1500 })
-    const sessions = Array.from({ length: 33 }, (_, index) => makeSession({ id: `member-${String(index).padStart(2, '0')}` }))
+    const sessions = Array.from({ length: 33 }, (_, index) =>
+      makeSession({ id: `member-${String(index).padStart(2, '0')}` }),
+    )
     await store.saveSessions(sessions)
     const lockedIndex = 16
     await lockRows([['SELECT 1 FROM sessions WHERE id = $1 FOR UPDATE', [sessions[lockedIndex].id]]])
@@ -140,7 +142,9 @@ describe.each(statementModes)('a write blocked by a row lock past its deadline (
       else expect({ index, status: outcome.status }).toEqual({ index, status: 'fulfilled' })
     })
     const slowest = Math.max(...took.filter((_, index) => index !== lockedIndex))
-    console.log(`one locked member in 33 concurrent saves (pool 2): the other 32 resolved within ${Math.round(slowest)} ms`)
+    console.log(
+      `one locked member in 33 concurrent saves (pool 2): the other 32 resolved within ${Math.round(slowest)} ms`,
+    )
     expect(slowest).toBeLessThan(750)
     const saves = (await store.getStats()).metrics.operations.saveSession
     expect(saves.groups).toBeGreaterThan(0)
@@ -195,4 +199,3 @@ it('a save and a delete of one id, not awaited, apply in call order', async () =
   expect(outcomes).toEqual([undefined, true, undefined, undefined, true])
   expect((await storedVersions()).has(session.id)).toBe(false)
 })
-

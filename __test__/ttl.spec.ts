@@ -4,10 +4,9 @@ import { spawnSync } from 'node:child_process'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { PostgresStorageAdapter, ValidationError } from '@smalltalk-ai/postgres-storage'
-import { adapterPerTest, contractConfig, dropTables, sql } from './helpers.js'
+import { adapterPerTest, contractConfig, dropTables, sleep, sql } from './helpers.js'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const current = adapterPerTest()
 
 async function storedKeys(): Promise<string[]> {

@@ -47,7 +47,12 @@ export async function memoryCheck({ target, ops = 20_000, concurrency = 4, poolS
           await adapter.saveSession(session)
         } else {
           const read = await adapter.getSession(session.id)
-          if (read === null || read.id !== session.id || read.version !== session.version || read.conversationHistory.length !== 1000) {
+          if (
+            read === null ||
+            read.id !== session.id ||
+            read.version !== session.version ||
+            read.conversationHistory.length !== 1000
+          ) {
             failures++
           }
         }
@@ -58,7 +63,9 @@ export async function memoryCheck({ target, ops = 20_000, concurrency = 4, poolS
       if (done % every === 0 || done === ops) {
         sample(done)
         if (samples.length % 20 === 0 || done === ops) {
-          progress.update(`memory: ${done.toLocaleString('en-US')}/${ops.toLocaleString('en-US')} ops, RSS ${samples.at(-1).rssMb.toFixed(1)} MB`)
+          progress.update(
+            `memory: ${done.toLocaleString('en-US')}/${ops.toLocaleString('en-US')} ops, RSS ${samples.at(-1).rssMb.toFixed(1)} MB`,
+          )
         }
       }
     }
@@ -115,7 +122,9 @@ async function main() {
   const concurrency = Number(flag('--concurrency') ?? 4)
   const resultFile = flag('--result-file')
   if (![ops, poolSize, concurrency].every(Number.isInteger) || ops < 10 || poolSize < 1 || concurrency < 1) {
-    process.stderr.write('usage: node --expose-gc bench/memory.mjs [--ops N>=10] [--concurrency N] [--pool-size N] [--result-file FILE]\n')
+    process.stderr.write(
+      'usage: node --expose-gc bench/memory.mjs [--ops N>=10] [--concurrency N] [--pool-size N] [--result-file FILE]\n',
+    )
     process.exit(2)
   }
   const database = await provideDatabase({ defaultDatabase: 'smalltalk_bench' })

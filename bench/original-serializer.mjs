@@ -13,7 +13,8 @@ function reviveTurns(turns) {
     if (turn === null || typeof turn !== 'object') continue
     toDate(turn, 'timestamp')
     if (Array.isArray(turn.agentResponses)) {
-      for (const response of turn.agentResponses) if (response !== null && typeof response === 'object') toDate(response, 'timestamp')
+      for (const response of turn.agentResponses)
+        if (response !== null && typeof response === 'object') toDate(response, 'timestamp')
     }
   }
 }
@@ -28,6 +29,7 @@ export function deserializeSession(json) {
   toDate(session, 'updatedAt')
   toDate(session, 'expiresAt')
   reviveTurns(session.conversationHistory)
-  for (const state of Object.values(session.agentStates ?? {})) if (state !== null && typeof state === 'object') reviveTurns(state.messageHistory)
+  for (const state of Object.values(session.agentStates ?? {}))
+    if (state !== null && typeof state === 'object') reviveTurns(state.messageHistory)
   return session
 }

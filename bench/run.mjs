@@ -35,7 +35,11 @@ const progress = new Progress()
 
 let options
 try {
-  options = parseOptions(process.argv.slice(2), process.env, WORKLOADS.map((workload) => workload.key))
+  options = parseOptions(
+    process.argv.slice(2),
+    process.env,
+    WORKLOADS.map((workload) => workload.key),
+  )
 } catch (error) {
   process.stderr.write(`${error.message}\n\n${usage(WORKLOADS)}`)
   process.exit(2)
@@ -67,7 +71,13 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
 }
 
 const target = database.target
-const connection = { host: target.host, port: target.port, database: target.database, user: target.user, password: target.password }
+const connection = {
+  host: target.host,
+  port: target.port,
+  database: target.database,
+  user: target.user,
+  password: target.password,
+}
 const verificationDetails = []
 const record = (detail) => {
   verificationDetails.push(detail)
@@ -82,8 +92,16 @@ let exitCode = 0
 function makeAdapter(flag, extra = {}) {
   const common = { ...connection, poolSize: options.poolSize }
   // Named, so the harness can see in pg_stat_activity which SQL the adapter runs.
-  const native = { ...common, applicationName: `smalltalk-bench-${flag}`, ...(extra.schema ? { schema: extra.schema } : {}) }
-  const reference = { ...common, saveFlow: options.referenceSaveFlow, ...(extra.searchPath ? { searchPath: extra.searchPath } : {}) }
+  const native = {
+    ...common,
+    applicationName: `smalltalk-bench-${flag}`,
+    ...(extra.schema ? { schema: extra.schema } : {}),
+  }
+  const reference = {
+    ...common,
+    saveFlow: options.referenceSaveFlow,
+    ...(extra.searchPath ? { searchPath: extra.searchPath } : {}),
+  }
   switch (flag) {
     case 'native':
       return new PostgresStorageAdapter(native)
@@ -147,7 +165,8 @@ try {
   for (const flag of options.adapters) adapters.push({ flag, name: ADAPTER_NAMES[flag], adapter: makeAdapter(flag) })
   for (const { adapter } of adapters) await adapter.initialize()
   const pgbench = options.pgbench ? findPgbench() : null
-  if (options.pgbench && pgbench === null) progress.note('pgbench not found (PATH, /usr/lib/postgresql/*/bin): no limits (install postgresql-client)')
+  if (options.pgbench && pgbench === null)
+    progress.note('pgbench not found (PATH, /usr/lib/postgresql/*/bin): no limits (install postgresql-client)')
 
   const results = {
     label: options.quick
@@ -176,7 +195,13 @@ try {
       gcBetweenRounds: typeof globalThis.gc === 'function',
     },
     machine,
-    database: { host: target.host, port: target.port, database: target.database, user: target.user, throwaway: database.throwaway },
+    database: {
+      host: target.host,
+      port: target.port,
+      database: target.database,
+      user: target.user,
+      throwaway: database.throwaway,
+    },
     data: {
       typicalBytes: serializedBytes(typicalSession('bench-typical-0')),
       largeBytes: serializedBytes(largeSession('bench-large-0')),
@@ -209,12 +234,26 @@ try {
     const state = await workload.setup(db)
     const before = new Map()
     for (const { name, adapter } of adapters) before.set(name, await coalescingOf(adapter))
-    const measured = await measureWorkload({ workload, state, db, adapters, options, pgbench, target: connection, progress, step, record })
+    const measured = await measureWorkload({
+      workload,
+      state,
+      db,
+      adapters,
+      options,
+      pgbench,
+      target: connection,
+      progress,
+      step,
+      record,
+    })
     if (workload.mirror) {
       const seen = await db.lastStatements('smalltalk-bench-native')
       const matches = seen.includes(workload.mirror)
       results.sqlMirror.push({ workload: workload.key, matches, expected: workload.mirror, seen })
-      if (!matches) progress.note(`${workload.key}: the adapter's statement is not bench/lib/sql.mjs' (update it): ${seen.join(' | ')}`)
+      if (!matches)
+        progress.note(
+          `${workload.key}: the adapter's statement is not bench/lib/sql.mjs' (update it): ${seen.join(' | ')}`,
+        )
     }
     const coalescing = {}
     for (const { name, adapter } of adapters) {
@@ -241,7 +280,13 @@ try {
   if (runStall) {
     await db.deleteBenchRows()
     const stallAdapters = adapters.filter(({ flag }) => ['native', 'pg', 'postgres.js'].includes(flag))
-    results.stall = await measureStalls({ adapters: stallAdapters, db, sessions: options.stallSessions, rounds: options.stallRounds, progress })
+    results.stall = await measureStalls({
+      adapters: stallAdapters,
+      db,
+      sessions: options.stallSessions,
+      rounds: options.stallRounds,
+      progress,
+    })
     failures += results.stall.failures
     checkedOps += results.stall.rounds * stallAdapters.length * 2
     for (const detail of results.stall.details) verificationDetails.push(detail)
@@ -249,8 +294,20 @@ try {
   for (const { adapter } of adapters.splice(0)) await adapter.close()
 
   if (runStale) {
-    const variants = options.adapters.map((flag) => ({ name: ADAPTER_NAMES[flag], make: (extra) => makeAdapter(flag, extra) }))
-    results.staleStats = await measureStale({ db, connection, options, pgbench, target: connection, progress, record, variants })
+    const variants = options.adapters.map((flag) => ({
+      name: ADAPTER_NAMES[flag],
+      make: (extra) => makeAdapter(flag, extra),
+    }))
+    results.staleStats = await measureStale({
+      db,
+      connection,
+      options,
+      pgbench,
+      target: connection,
+      progress,
+      record,
+      variants,
+    })
     failures += results.staleStats.failures
     checkedOps += results.staleStats.checkedOps
   }
@@ -258,7 +315,10 @@ try {
   if (runScale) {
     results.scale = await measureScale({ db, connection, options, progress })
     failures += results.scale.failures
-    checkedOps += results.scale.points.reduce((sum, point) => sum + Object.values(point).reduce((calls, figures) => calls + (figures?.calls ?? 0), 0), 0)
+    checkedOps += results.scale.points.reduce(
+      (sum, point) => sum + Object.values(point).reduce((calls, figures) => calls + (figures?.calls ?? 0), 0),
+      0,
+    )
     for (const detail of results.scale.details) verificationDetails.push(detail)
   }
 
@@ -297,8 +357,16 @@ process.exit(exitCode)
 
 function commitOf() {
   try {
-    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: BENCH_DIR, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
-    const dirty = execFileSync('git', ['status', '--porcelain'], { cwd: BENCH_DIR, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+      cwd: BENCH_DIR,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim()
+    const dirty = execFileSync('git', ['status', '--porcelain'], {
+      cwd: BENCH_DIR,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim()
     return dirty ? `${head} (with local changes)` : head
   } catch {
     return null
@@ -308,7 +376,15 @@ function commitOf() {
 async function machineInfo(db, loadAverageStart) {
   const cpus = os.cpus()
   const settings = {}
-  for (const name of ['server_version', 'fsync', 'synchronous_commit', 'shared_buffers', 'max_connections', 'jit', 'autovacuum']) {
+  for (const name of [
+    'server_version',
+    'fsync',
+    'synchronous_commit',
+    'shared_buffers',
+    'max_connections',
+    'jit',
+    'autovacuum',
+  ]) {
     settings[name] = await db.setting(name)
   }
   return {
@@ -326,7 +402,16 @@ async function machineInfo(db, loadAverageStart) {
 
 function memoryInChild(target, { memoryOps, poolSize }) {
   const resultFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'smalltalk-bench-memory-')), 'memory.json')
-  const args = ['--expose-gc', path.join(BENCH_DIR, 'memory.mjs'), '--ops', String(memoryOps), '--pool-size', String(poolSize), '--result-file', resultFile]
+  const args = [
+    '--expose-gc',
+    path.join(BENCH_DIR, 'memory.mjs'),
+    '--ops',
+    String(memoryOps),
+    '--pool-size',
+    String(poolSize),
+    '--result-file',
+    resultFile,
+  ]
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, {
       env: { ...process.env, ...targetEnv(target) },

@@ -63,7 +63,9 @@ try {
   demoIds.push(id)
   await adapter.saveSession(newSession(id))
   const read = await adapter.getSession(id)
-  say(`saved ${id} (version ${read.version}, ${read.conversationHistory.length} turns, agents ${read.agentIds.join(', ')})`)
+  say(
+    `saved ${id} (version ${read.version}, ${read.conversationHistory.length} turns, agents ${read.agentIds.join(', ')})`,
+  )
   say(`updatedAt came back as a ${read.updatedAt.constructor.name}: ${read.updatedAt.toISOString()}`)
 
   step('update it (version 1 -> 2)')
@@ -91,7 +93,9 @@ try {
     ),
   )
   results.forEach((result, index) =>
-    say(`writer ${'AB'[index]}: ${result.status === 'fulfilled' ? 'saved' : `${result.reason.name} ${JSON.stringify(result.reason.conflictingVersions)}`}`),
+    say(
+      `writer ${'AB'[index]}: ${result.status === 'fulfilled' ? 'saved' : `${result.reason.name} ${JSON.stringify(result.reason.conflictingVersions)}`}`,
+    ),
   )
   say(`stored lastWriter: ${(await adapter.getSession(id)).metadata.lastWriter}`)
 

@@ -158,9 +158,6 @@ function fromNative(raw, classes) {
     case 'E_CONFIG':
       error = new classes.ValidationError(details.message, details.field ? [details.field] : undefined)
       break
-    case 'E_NOT_FOUND':
-      error = new classes.NotFoundError(details.resource, details.id)
-      break
     default: {
       let cause
       if (typeof details.cause === 'string') {
@@ -175,10 +172,10 @@ function fromNative(raw, classes) {
   return error
 }
 
-/** A ValidationError (app's class where injected) naming `field`. */
-function invalid(classes, message, field) {
+/** A ValidationError (app's class where injected) naming `field`, with `code` (default E_VALIDATION). */
+function invalid(classes, message, field, code = 'E_VALIDATION') {
   const error = new classes.ValidationError(message, [field])
-  decorate(error, 'code', 'E_VALIDATION')
+  decorate(error, 'code', code)
   return error
 }
 
@@ -187,7 +184,6 @@ module.exports = {
   ConflictError,
   ValidationError,
   NotFoundError,
-  defaultErrorClasses,
   resolveErrorClasses,
   fromNative,
   invalid,

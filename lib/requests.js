@@ -72,7 +72,8 @@ function stringsOf(value, channel, request) {
       while (index - offset >= chunk.length) {
         offset += chunk.length
         chunk = native.take(request, TAKE_BYTES)
-        if (chunk.length === 0) throw new Error(`the result of request ${request} ended early (a bug, please report it)`)
+        if (chunk.length === 0)
+          throw new Error(`the result of request ${request} ended early (a bug, please report it)`)
       }
       return chunk[index - offset]
     },

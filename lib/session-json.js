@@ -36,7 +36,20 @@ function isoDate(text) {
     const second = digits(text, 17, 2)
     const ms = digits(text, 20, 3)
     // Date.UTC reads years 0-99 as 1900-1999; V8 rolls a day 29-31 past the month's end over, as Date.UTC does.
-    if (year >= 100 && month >= 1 && month <= 12 && day >= 1 && day <= 31 && hour >= 0 && hour <= 23 && minute >= 0 && minute <= 59 && second >= 0 && second <= 59 && ms >= 0) {
+    if (
+      year >= 100 &&
+      month >= 1 &&
+      month <= 12 &&
+      day >= 1 &&
+      day <= 31 &&
+      hour >= 0 &&
+      hour <= 23 &&
+      minute >= 0 &&
+      minute <= 59 &&
+      second >= 0 &&
+      second <= 59 &&
+      ms >= 0
+    ) {
       return new Date(Date.UTC(year, month - 1, day, hour, minute, second, ms))
     }
   }
@@ -93,4 +106,4 @@ function deserializeSession(json) {
   return reviveSession(JSON.parse(json))
 }
 
-module.exports = { serializeSession, deserializeSession, reviveSession, isoDate }
+module.exports = { serializeSession, deserializeSession, isoDate }

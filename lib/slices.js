@@ -32,4 +32,4 @@ function inSlices(count, step, finish, cleanup) {
   return run()
 }
 
-module.exports = { inSlices, SLICE_MS }
+module.exports = { inSlices }

@@ -2,15 +2,28 @@
 // Input checks, run before anything reaches the database: a refused call writes nothing.
 //
 // The rule: every argument a caller passes to a method is checked here, once, before the native
-// call, and a refusal is a ValidationError naming the field (e.g. `session.metadata.tags[2]`).
-// Constructor and initialize() options are checked once too, by the Rust core (src/config.rs),
-// which names the option. The Rust core trusts this file for the shape and range of what it is
-// given and only guards its own invariants (it never panics on a value it did not expect). What
-// only PostgreSQL can judge (jsonb's size limit, a repeated id the database sees first) comes back
-// as E_VALIDATION from the database's SQLSTATE.
+// call, and a refusal is an InvalidArgument naming the field (e.g. `session.metadata.tags[2]`),
+// which index.js turns into the configured ValidationError (code E_VALIDATION) in one place; this
+// file knows nothing of the error classes. Constructor and initialize() options are checked once
+// too, by the Rust core (src/config.rs), which names the option; this file only refuses what JSON
+// would silently change on the way there. The Rust core trusts this file for the shape and range
+// of what it is given and only guards its own invariants (it never panics on a value it did not
+// expect). What only PostgreSQL can judge (jsonb's size limit, a repeated id the database sees
+// first) comes back as E_VALIDATION from the database's SQLSTATE.
 
-const { invalid } = require('./errors.js')
 const { serializeSession } = require('./session-json.js')
+
+/** A refused argument: `message` says why, `field` names it. index.js maps it to the app's ValidationError. */
+class InvalidArgument extends Error {
+  constructor(message, field) {
+    super(message)
+    this.name = 'InvalidArgument'
+    this.code = 'E_VALIDATION'
+    this.field = field
+  }
+}
+
+const invalid = (message, field) => new InvalidArgument(message, field)
 
 /** Longest accepted session id, in UTF-16 code units. */
 const MAX_ID_LENGTH = 255
@@ -43,41 +56,40 @@ function describe(value) {
 // A lone UTF-16 surrogate cannot be encoded as UTF-8: the stored text would differ from the given one.
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?:^|[^\ud800-\udbff])[\udc00-\udfff]/
 
-function checkText(classes, value, method, field, maxLength) {
+function checkText(value, method, field, maxLength) {
   if (typeof value !== 'string' || value.length === 0) {
-    throw invalid(classes, `${method}: ${field} must be a non-empty string (got ${describe(value)})`, field)
+    throw invalid(`${method}: ${field} must be a non-empty string (got ${describe(value)})`, field)
   }
   if (value.length > maxLength) {
-    throw invalid(classes, `${method}: ${field} is longer than ${maxLength} characters (${value.length})`, field)
+    throw invalid(`${method}: ${field} is longer than ${maxLength} characters (${value.length})`, field)
   }
   if (value.includes('\u0000')) {
-    throw invalid(classes, `${method}: ${field} contains the character U+0000, which PostgreSQL text cannot hold`, field)
+    throw invalid(`${method}: ${field} contains the character U+0000, which PostgreSQL text cannot hold`, field)
   }
   if (LONE_SURROGATE.test(value)) {
-    throw invalid(classes, `${method}: ${field} contains a lone UTF-16 surrogate (not valid Unicode text)`, field)
+    throw invalid(`${method}: ${field} contains a lone UTF-16 surrogate (not valid Unicode text)`, field)
   }
   return value
 }
 
 /** A session id: a non-empty string of at most MAX_ID_LENGTH characters. */
-function checkId(classes, id, method, field = 'sessionId') {
-  return checkText(classes, id, method, field, MAX_ID_LENGTH)
+function checkId(id, method, field = 'sessionId') {
+  return checkText(id, method, field, MAX_ID_LENGTH)
 }
 
 /** A key-value key: a non-empty string of at most MAX_KEY_LENGTH characters. */
-function checkKey(classes, key, method) {
-  return checkText(classes, key, method, 'key', MAX_KEY_LENGTH)
+function checkKey(key, method) {
+  return checkText(key, method, 'key', MAX_KEY_LENGTH)
 }
 
 /** A valid Date's epoch milliseconds, within PostgreSQL's TIMESTAMP range. */
-function dateMs(classes, value, method, field) {
+function dateMs(value, method, field) {
   const ms = value instanceof Date ? value.getTime() : NaN
   if (Number.isNaN(ms)) {
-    throw invalid(classes, `${method}: ${field} must be a valid Date (got ${describe(value)})`, field)
+    throw invalid(`${method}: ${field} must be a valid Date (got ${describe(value)})`, field)
   }
   if (ms < MIN_TIMESTAMP_MS) {
     throw invalid(
-      classes,
       `${method}: ${field} is before 4714-11-24 BC, the earliest time PostgreSQL can store (got ${value.toISOString()})`,
       field,
     )
@@ -86,33 +98,31 @@ function dateMs(classes, value, method, field) {
 }
 
 /** Checks a session and returns what the native layer takes: [id, version, createdMs, updatedMs, json]. */
-function sessionColumns(classes, session, method, where) {
+function sessionColumns(session, method, where) {
   if (session === null || typeof session !== 'object' || Array.isArray(session)) {
-    throw invalid(classes, `${method}: ${where} must be a session object (got ${describe(session)})`, where)
+    throw invalid(`${method}: ${where} must be a session object (got ${describe(session)})`, where)
   }
-  const id = checkId(classes, session.id, method, `${where}.id`)
+  const id = checkId(session.id, method, `${where}.id`)
   const version = session.version
   if (!Number.isInteger(version) || version < 1 || version > MAX_VERSION) {
     throw invalid(
-      classes,
       `${method}: ${where}.version must be an integer from 1 to ${MAX_VERSION} (got ${describe(version)})`,
       `${where}.version`,
     )
   }
-  const createdMs = dateMs(classes, session.createdAt, method, `${where}.createdAt`)
-  const updatedMs = dateMs(classes, session.updatedAt, method, `${where}.updatedAt`)
-  if (session.expiresAt !== undefined) dateMs(classes, session.expiresAt, method, `${where}.expiresAt`)
+  const createdMs = dateMs(session.createdAt, method, `${where}.createdAt`)
+  const updatedMs = dateMs(session.updatedAt, method, `${where}.updatedAt`)
+  if (session.expiresAt !== undefined) dateMs(session.expiresAt, method, `${where}.expiresAt`)
   if (session.state !== undefined && typeof session.state !== 'string') {
-    throw invalid(classes, `${method}: ${where}.state must be a string (got ${describe(session.state)})`, `${where}.state`)
+    throw invalid(`${method}: ${where}.state must be a string (got ${describe(session.state)})`, `${where}.state`)
   }
   if (session.agentIds !== undefined && !Array.isArray(session.agentIds)) {
     throw invalid(
-      classes,
       `${method}: ${where}.agentIds must be an array (got ${describe(session.agentIds)})`,
       `${where}.agentIds`,
     )
   }
-  return [id, version, createdMs, updatedMs, toJson(classes, session, method, where, serializeSession)]
+  return [id, version, createdMs, updatedMs, toJson(session, method, where, serializeSession)]
 }
 
 // JSON.stringify writes U+0000 as the escape \u0000 (an odd run of backslashes before "u0000").
@@ -175,25 +185,24 @@ function lostValue(value, path) {
  * structures, BigInts, strings holding U+0000 (jsonb cannot store it), NaN and ±Infinity, Invalid
  * Dates, and Maps, Sets, RegExps and Errors (which JSON turns into {}).
  */
-function toJson(classes, value, method, field, stringify = JSON.stringify) {
+function toJson(value, method, field, stringify = JSON.stringify) {
   let json
   try {
     json = stringify(value)
   } catch (error) {
-    throw invalid(classes, `${method}: ${field} cannot be stored as JSON: ${error.message}`, field)
+    throw invalid(`${method}: ${field} cannot be stored as JSON: ${error.message}`, field)
   }
   if (json === undefined) {
-    throw invalid(classes, `${method}: ${field} cannot be stored as JSON (got ${describe(value)})`, field)
+    throw invalid(`${method}: ${field} cannot be stored as JSON (got ${describe(value)})`, field)
   }
   if (json.includes('\\u0000') && ESCAPED_NUL.test(json)) {
     const where = pathOfNul(value, field) ?? field
-    throw invalid(classes, `${method}: ${where} contains the character U+0000, which PostgreSQL jsonb cannot store`, where)
+    throw invalid(`${method}: ${where} contains the character U+0000, which PostgreSQL jsonb cannot store`, where)
   }
   if (json.includes('null') || json.includes('{}')) {
     const lost = lostValue(value, field)
     if (lost !== null) {
       throw invalid(
-        classes,
         `${method}: ${lost.path} is ${lost.what}, which JSON cannot store as given (it would be stored as null or {})`,
         lost.path,
       )
@@ -203,11 +212,10 @@ function toJson(classes, value, method, field, stringify = JSON.stringify) {
 }
 
 /** A TTL in seconds: a positive number up to MAX_TTL_SECONDS, or null for "never expires". */
-function checkTtl(classes, ttl, method, field) {
+function checkTtl(ttl, method, field) {
   if (ttl === null) return null
   if (typeof ttl !== 'number' || !Number.isFinite(ttl) || ttl <= 0 || ttl > MAX_TTL_SECONDS) {
     throw invalid(
-      classes,
       `${method}: ${field} must be a positive number of seconds up to ${MAX_TTL_SECONDS}, or null (got ${describe(ttl)})`,
       field,
     )
@@ -216,19 +224,19 @@ function checkTtl(classes, ttl, method, field) {
 }
 
 /** An array of session ids. */
-function checkIdList(classes, ids, method) {
+function checkIdList(ids, method) {
   if (!Array.isArray(ids)) {
-    throw invalid(classes, `${method}: sessionIds must be an array (got ${describe(ids)})`, 'sessionIds')
+    throw invalid(`${method}: sessionIds must be an array (got ${describe(ids)})`, 'sessionIds')
   }
-  for (let index = 0; index < ids.length; index++) checkId(classes, ids[index], method, `sessionIds[${index}]`)
+  for (let index = 0; index < ids.length; index++) checkId(ids[index], method, `sessionIds[${index}]`)
   return ids
 }
 
 /** A non-negative integer, or undefined/null for "not given". */
-function optionalCount(classes, value, method, field) {
+function optionalCount(value, method, field) {
   if (value === undefined || value === null) return null
   if (!Number.isSafeInteger(value) || value < 0) {
-    throw invalid(classes, `${method}: ${field} must be a non-negative integer (got ${describe(value)})`, field)
+    throw invalid(`${method}: ${field} must be a non-negative integer (got ${describe(value)})`, field)
   }
   return value
 }
@@ -237,45 +245,123 @@ function optionalCount(classes, value, method, field) {
 const MAX_BATCH_SIZE = 10000
 
 /** iterateSessions' options: `{ state?, batchSize? }`, as `{ state: string | null, batchSize }`. */
-function iterateOptions(classes, options) {
+function iterateOptions(options) {
   if (options === undefined || options === null) return { state: null, batchSize: 100 }
   if (typeof options !== 'object' || Array.isArray(options)) {
-    throw invalid(classes, `iterateSessions: options must be an object (got ${describe(options)})`, 'options')
+    throw invalid(`iterateSessions: options must be an object (got ${describe(options)})`, 'options')
   }
   for (const key of Object.keys(options)) {
     if (key !== 'state' && key !== 'batchSize') {
-      throw invalid(classes, `iterateSessions: unknown option \`${key}\` (the options are state and batchSize)`, `options.${key}`)
+      throw invalid(
+        `iterateSessions: unknown option \`${key}\` (the options are state and batchSize)`,
+        `options.${key}`,
+      )
     }
   }
-  const { state, batchSize = 100 } = options
-  if (state !== undefined && state !== null && typeof state !== 'string') {
-    throw invalid(classes, `iterateSessions: options.state must be a string (got ${describe(state)})`, 'options.state')
-  }
+  const { batchSize = 100 } = options
+  const state = optionalState(options.state, 'iterateSessions', 'options.state')
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_BATCH_SIZE) {
     throw invalid(
-      classes,
       `iterateSessions: options.batchSize must be an integer from 1 to ${MAX_BATCH_SIZE} (got ${describe(batchSize)})`,
       'options.batchSize',
     )
   }
-  return { state: state ?? null, batchSize }
+  return { state, batchSize }
 }
 
 /** The adapter-wide default TTL (`ttl` option): 0 or null mean "entries never expire". */
-function checkDefaultTtl(classes, ttl, method) {
-  return ttl === 0 || ttl === null ? null : checkTtl(classes, ttl, method, 'ttl')
+function checkDefaultTtl(ttl, method) {
+  return ttl === 0 || ttl === null ? null : checkTtl(ttl, method, 'ttl')
+}
+
+/** A state filter: a string, or undefined/null for "all states" (as null). */
+function optionalState(state, method, field) {
+  if (state !== undefined && state !== null && typeof state !== 'string') {
+    throw invalid(`${method}: ${field} must be a string (got ${describe(state)})`, field)
+  }
+  return state ?? null
+}
+
+/** saveSessions' argument: an array (its sessions are checked one by one, by batchSessionColumns). */
+function checkSessionList(sessions) {
+  if (!Array.isArray(sessions)) {
+    throw invalid(`saveSessions: sessions must be an array (got ${describe(sessions)})`, 'sessions')
+  }
+  return sessions
+}
+
+/** sessionColumns of `sessions[index]` of a batch, refusing an id already in `seen` (and adding it there). */
+function batchSessionColumns(session, index, seen) {
+  const columns = sessionColumns(session, 'saveSessions', `sessions[${index}]`)
+  if (seen.has(columns[0])) {
+    throw invalid(
+      `saveSessions: session id ${JSON.stringify(columns[0])} appears more than once in the batch`,
+      `sessions[${index}].id`,
+    )
+  }
+  seen.add(columns[0])
+  return columns
+}
+
+/**
+ * setValue's arguments as the native layer takes them, `[key, json, ttl]`: `options.ttl` if
+ * given, else `defaultTtl` (the adapter's).
+ */
+function setValueArguments(key, value, options, defaultTtl) {
+  checkKey(key, 'setValue')
+  if (value === undefined) {
+    throw invalid('setValue: value must not be undefined (use null, or deleteValue)', 'value')
+  }
+  let ttl = defaultTtl
+  if (options !== undefined && options !== null) {
+    if (typeof options !== 'object') {
+      throw invalid(`setValue: options must be an object (got ${describe(options)})`, 'options')
+    }
+    if (options.ttl !== undefined) ttl = checkTtl(options.ttl, 'setValue', 'options.ttl')
+  }
+  return [key, toJson(value, 'setValue', 'value'), ttl]
+}
+
+/**
+ * clear()'s cutoff in epoch ms, or null for "all". Only a missing argument means "all":
+ * clear(null) is refused, so an unset variable cannot wipe the table.
+ */
+function clearCutoff(olderThan) {
+  return olderThan === undefined ? null : dateMs(olderThan, 'clear', 'olderThan')
+}
+
+/**
+ * Constructor or initialize() options as the JSON handed to Rust, which checks them; refused here
+ * is only what JSON would silently turn into null or drop (a Buffer `ca` becomes its text).
+ */
+function optionsJson(options) {
+  return JSON.stringify(options, (key, value) => {
+    if (typeof value === 'number' && !Number.isFinite(value)) {
+      throw invalid(`invalid option \`${key}\`: expected a finite number (got ${value})`, key)
+    }
+    if (typeof value === 'function' || typeof value === 'bigint' || typeof value === 'symbol') {
+      throw invalid(`invalid option \`${key}\`: expected a JSON value (got ${typeof value})`, key)
+    }
+    if (key === 'ca' && value !== null && typeof value === 'object' && value.type === 'Buffer') {
+      return Buffer.from(value.data).toString('utf8')
+    }
+    return value
+  })
 }
 
 module.exports = {
-  describe,
+  InvalidArgument,
   checkId,
   checkKey,
   checkIdList,
-  dateMs,
   sessionColumns,
-  toJson,
-  checkTtl,
-  checkDefaultTtl,
+  checkSessionList,
+  batchSessionColumns,
+  setValueArguments,
+  clearCutoff,
+  optionalState,
   optionalCount,
   iterateOptions,
+  checkDefaultTtl,
+  optionsJson,
 }

@@ -27,7 +27,9 @@ function run(file, args, options = {}) {
 
 let bin
 try {
-  bin = pythonTools('actionlint-1.17.0', [ACTIONLINT, SHELLCHECK], (line) => process.stderr.write(`[actionlint] ${line}\n`))
+  bin = pythonTools('actionlint-1.17.0', [ACTIONLINT, SHELLCHECK], (line) =>
+    process.stderr.write(`[actionlint] ${line}\n`),
+  )
 } catch (error) {
   fail(error.message)
 }

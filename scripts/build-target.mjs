@@ -29,7 +29,9 @@ const fail = (line) => {
 const target = process.argv[2]
 const match = /^(x86_64|aarch64)-unknown-linux-(gnu|musl)(?:\.(\d+\.\d+))?$/.exec(target ?? '')
 if (match === null || (match[2] === 'musl') !== (match[3] === undefined)) {
-  fail('usage: node scripts/build-target.mjs <x86_64|aarch64>-unknown-linux-gnu.<glibc, e.g. 2.17> | <x86_64|aarch64>-unknown-linux-musl')
+  fail(
+    'usage: node scripts/build-target.mjs <x86_64|aarch64>-unknown-linux-gnu.<glibc, e.g. 2.17> | <x86_64|aarch64>-unknown-linux-musl',
+  )
 }
 const [, cpu, libc, glibc] = match
 const triple = `${cpu}-unknown-linux-${libc}`
@@ -40,13 +42,15 @@ const output = path.join(root, `${manifest.napi.binaryName}.${platform}.node`)
 function run(file, args, env = process.env) {
   log(`$ ${[file, ...args].join(' ')}`)
   const result = spawnSync(file, args, { cwd: root, stdio: 'inherit', env, shell: process.platform === 'win32' })
-  if (result.status !== 0) fail(`\`${[file, ...args].join(' ')}\` failed (${result.error?.message ?? `exit ${result.status}`})`)
+  if (result.status !== 0)
+    fail(`\`${[file, ...args].join(' ')}\` failed (${result.error?.message ?? `exit ${result.status}`})`)
 }
 
 // The target's standard library: present, or added through rustup.
 const libdir = spawnSync('rustc', ['--print', 'target-libdir', '--target', triple], { encoding: 'utf8' })
 if (libdir.status !== 0 || !fs.existsSync(libdir.stdout.trim())) {
-  if (spawnSync('rustup', ['--version'], { stdio: 'ignore' }).status !== 0) fail(`the Rust standard library for ${triple} is missing and rustup is not on PATH`)
+  if (spawnSync('rustup', ['--version'], { stdio: 'ignore' }).status !== 0)
+    fail(`the Rust standard library for ${triple} is missing and rustup is not on PATH`)
   run('rustup', ['target', 'add', triple])
 }
 
@@ -61,12 +65,28 @@ const started = Date.now()
 if (libc === 'gnu') {
   // The `.2.17` suffix is cargo-zigbuild's: link against glibc 2.17's symbol versions.
   run('cargo', ['zigbuild', '--release', '--target', `${triple}.${glibc}`], env)
-  const crate = /^name\s*=\s*"([^"]+)"/m.exec(fs.readFileSync(path.join(root, 'Cargo.toml'), 'utf8'))[1].replaceAll('-', '_')
+  const crate = /^name\s*=\s*"([^"]+)"/m
+    .exec(fs.readFileSync(path.join(root, 'Cargo.toml'), 'utf8'))[1]
+    .replaceAll('-', '_')
   fs.copyFileSync(path.join(root, 'target', triple, 'release', `lib${crate}.so`), output)
 } else {
   // napi's own cross path (-x: cargo-zigbuild); native.js is committed and target-independent.
-  run(process.execPath, [path.join(root, 'node_modules', '@napi-rs', 'cli', 'dist', 'cli.js'), 'build', '--platform', '--release',
-    '--target', triple, '-x', '--no-js', '--dts', 'native.d.ts'], env)
+  run(
+    process.execPath,
+    [
+      path.join(root, 'node_modules', '@napi-rs', 'cli', 'dist', 'cli.js'),
+      'build',
+      '--platform',
+      '--release',
+      '--target',
+      triple,
+      '-x',
+      '--no-js',
+      '--dts',
+      'native.d.ts',
+    ],
+    env,
+  )
 }
 if (!fs.existsSync(output)) fail(`${path.basename(output)} was not written`)
 log(`${triple}${glibc ? ` (glibc ${glibc})` : ''} built in ${((Date.now() - started) / 1000).toFixed(0)} s`)

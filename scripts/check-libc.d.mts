@@ -15,5 +15,8 @@ export interface LibcCheck {
   musl: { libc: string; imports: number; missing: string[] } | null
 }
 export const DEFAULT_FLOOR: string
-export function checkBinary(file: string, options?: { floor?: string; kind?: 'gnu' | 'musl'; crossCheck?: boolean; muslLibc?: string }): LibcCheck
+export function checkBinary(
+  file: string,
+  options?: { floor?: string; kind?: 'gnu' | 'musl'; crossCheck?: boolean; muslLibc?: string },
+): LibcCheck
 export function describe(result: LibcCheck): string

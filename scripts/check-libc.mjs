@@ -58,25 +58,44 @@ export function checkBinary(file, { floor = DEFAULT_FLOOR, kind, crossCheck = tr
   const newest = versions.at(-1) ?? null
   const problems = []
   if (abi === 'gnu') {
-    if (!elf.needed.includes('libc.so.6')) problems.push(`does not link glibc (needs ${elf.needed.join(', ') || 'nothing'})`)
+    if (!elf.needed.includes('libc.so.6'))
+      problems.push(`does not link glibc (needs ${elf.needed.join(', ') || 'nothing'})`)
     if (newest === null) problems.push('requires no GLIBC symbol version at all: not a glibc build, or unreadable')
     const above = versions.filter((version) => compareGlibc(version, `GLIBC_${floor}`) > 0)
     if (above.length > 0) problems.push(`requires ${above.join(', ')}, above the floor GLIBC_${floor}`)
   } else {
     if (versions.length > 0) problems.push(`requires glibc symbol versions ${versions.join(', ')}`)
     if (elf.needed.includes('libc.so.6')) problems.push('links glibc (libc.so.6)')
-    if (!elf.needed.includes('libc.so')) problems.push(`does not link musl's libc.so (needs ${elf.needed.join(', ') || 'nothing'})`)
+    if (!elf.needed.includes('libc.so'))
+      problems.push(`does not link musl's libc.so (needs ${elf.needed.join(', ') || 'nothing'})`)
   }
   const musl = abi === 'musl' ? unresolvedAgainstMusl(elf, muslLibc) : null
-  if (musl !== null && musl.missing.length > 0) problems.push(`imports ${musl.missing.join(', ')}, which ${musl.libc} does not define`)
+  if (musl !== null && musl.missing.length > 0)
+    problems.push(`imports ${musl.missing.join(', ')}, which ${musl.libc} does not define`)
   const objdump = crossCheck ? objdumpGlibc(file) : null
   if (objdump !== null && objdump.join(' ') !== versions.join(' ')) {
-    problems.push(`objdump -T finds ${objdump.join(', ') || 'no GLIBC version'}, the ELF reader ${versions.join(', ') || 'none'}`)
+    problems.push(
+      `objdump -T finds ${objdump.join(', ') || 'no GLIBC version'}, the ELF reader ${versions.join(', ') || 'none'}`,
+    )
   }
   return {
-    file, kind: abi, machine: elf.machine, size: fs.statSync(file).size, newest, versions, needed: elf.needed, problems,
+    file,
+    kind: abi,
+    machine: elf.machine,
+    size: fs.statSync(file).size,
+    newest,
+    versions,
+    needed: elf.needed,
+    problems,
     objdump: objdump !== null,
-    musl: musl === null ? null : { libc: musl.libc, imports: elf.imports.filter((name) => !FROM_NODE.test(name)).length, missing: musl.missing },
+    musl:
+      musl === null
+        ? null
+        : {
+            libc: musl.libc,
+            imports: elf.imports.filter((name) => !FROM_NODE.test(name)).length,
+            missing: musl.missing,
+          },
   }
 }
 
@@ -88,8 +107,13 @@ export function describe(result) {
       : `musl (${result.needed.join(', ')}), ${result.versions.length === 0 ? 'no GLIBC symbol' : `GLIBC symbols: ${result.versions.join(', ')}`}`
   const verdict = result.problems.length === 0 ? 'ok' : `FAIL: ${result.problems.join('; ')}`
   const resolved =
-    result.kind !== 'musl' ? '' : result.musl === null ? ', libc imports not resolved (no musl libc.so here)'
-      : result.musl.missing.length === 0 ? `, all ${result.musl.imports} libc imports defined by ${result.musl.libc}` : ''
+    result.kind !== 'musl'
+      ? ''
+      : result.musl === null
+        ? ', libc imports not resolved (no musl libc.so here)'
+        : result.musl.missing.length === 0
+          ? `, all ${result.musl.imports} libc imports defined by ${result.musl.libc}`
+          : ''
   return `${path.basename(result.file)}: ${result.machine}, ${megabytes(result.size)}, ${libc}${resolved}${result.objdump ? ' (objdump agrees)' : ''}: ${verdict}`
 }
 
@@ -102,7 +126,13 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   const requireMusl = requireAt !== -1
   if (requireMusl) args.splice(requireAt, 1)
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
-  const files = args.length > 0 ? args : fs.readdirSync(root).filter((name) => /^postgres-storage\.linux-.*\.node$/.test(name)).map((name) => path.join(root, name))
+  const files =
+    args.length > 0
+      ? args
+      : fs
+          .readdirSync(root)
+          .filter((name) => /^postgres-storage\.linux-.*\.node$/.test(name))
+          .map((name) => path.join(root, name))
   if (files.length === 0) {
     process.stderr.write('[libc] no postgres-storage.linux-*.node binary to check (build one first)\n')
     process.exit(1)
@@ -112,7 +142,8 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
     let line
     try {
       const result = checkBinary(file, { floor })
-      if (requireMusl && result.kind === 'musl' && result.musl === null) result.problems.push('no musl libc.so installed to resolve its imports against')
+      if (requireMusl && result.kind === 'musl' && result.musl === null)
+        result.problems.push('no musl libc.so installed to resolve its imports against')
       failed ||= result.problems.length > 0
       line = describe(result)
     } catch (error) {

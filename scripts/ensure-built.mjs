@@ -23,16 +23,24 @@ const { napi } = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'ut
 const host = platformName(process.platform, process.arch, process.platform === 'linux' ? detectLibc() : undefined)
 const binary = path.join(root, `${napi.binaryName}.${host}.node`)
 const built = fs.existsSync(binary) && fs.existsSync(path.join(root, 'native.js'))
-const sourcesAt = Math.max(...['src', 'Cargo.toml', 'Cargo.lock', 'build.rs'].map((name) => newestMtime(path.join(root, name))))
+const sourcesAt = Math.max(
+  ...['src', 'Cargo.toml', 'Cargo.lock', 'build.rs'].map((name) => newestMtime(path.join(root, name))),
+)
 
 if (built && newestMtime(binary) >= sourcesAt) process.exit(0)
 
 const cargo = spawnSync('cargo', ['--version'], { stdio: 'ignore', shell: process.platform === 'win32' })
 if (cargo.status !== 0) {
   if (built) process.exit(0)
-  console.error('The native addon is not built and cargo is not on PATH: install Rust (https://rustup.rs) and run `npm run build`.')
+  console.error(
+    'The native addon is not built and cargo is not on PATH: install Rust (https://rustup.rs) and run `npm run build`.',
+  )
   process.exit(1)
 }
-console.error(!built ? '[build] building the native addon (release)…' : '[build] Rust sources changed: rebuilding the native addon…')
+console.error(
+  !built
+    ? '[build] building the native addon (release)…'
+    : '[build] Rust sources changed: rebuilding the native addon…',
+)
 const build = spawnSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit', shell: process.platform === 'win32' })
 process.exit(build.status ?? 1)

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm run test:node-matrix`: the built addon under every Node line package.json's `engines`
-// claims (the CI matrix lists the same lines; __test__/node-lines.spec.ts checks that). For each
+// claims (the CI matrix lists the same lines; __test__/tooling/node-lines.spec.ts checks that). For each
 // line the `node` package of that line comes from npm into .tools/node/<line> (once; not a
 // devDependency), and runs:
 //   - scripts/smoke.mjs: save, get, conflict, list, getStats, close, exit without close;
@@ -24,21 +24,45 @@ const windows = process.platform === 'win32'
 /** The node executable of `line`, installed from npm into .tools/node/<line> when missing. */
 function nodeOf(line) {
   const dir = path.join(root, '.tools', 'node', line)
-  const executable = windows ? path.join(dir, 'node_modules', 'node', 'bin', 'node.exe') : path.join(dir, 'node_modules', '.bin', 'node')
+  const executable = windows
+    ? path.join(dir, 'node_modules', 'node', 'bin', 'node.exe')
+    : path.join(dir, 'node_modules', '.bin', 'node')
   const version = () => spawnSync(executable, ['--version'], { encoding: 'utf8' }).stdout?.trim() ?? ''
   if (fs.existsSync(executable) && version().startsWith(`v${line}.`)) return { executable, version: version() }
   log(`installing node@${line} from npm into ${path.relative(root, dir)}`)
   fs.rmSync(dir, { recursive: true, force: true })
   fs.mkdirSync(dir, { recursive: true })
-  const npm = spawnSync('npm', ['install', '--prefix', dir, '--no-save', '--no-package-lock', '--no-audit', '--no-fund', '--loglevel=error', `node@${line}`], {
-    stdio: ['ignore', 'inherit', 'inherit'],
-    shell: windows,
-  })
-  if (npm.status !== 0 || !version().startsWith(`v${line}.`)) throw new Error(`npm install node@${line} gave no Node ${line} (exit ${npm.status})`)
+  const npm = spawnSync(
+    'npm',
+    [
+      'install',
+      '--prefix',
+      dir,
+      '--no-save',
+      '--no-package-lock',
+      '--no-audit',
+      '--no-fund',
+      '--loglevel=error',
+      `node@${line}`,
+    ],
+    {
+      stdio: ['ignore', 'inherit', 'inherit'],
+      shell: windows,
+    },
+  )
+  if (npm.status !== 0 || !version().startsWith(`v${line}.`))
+    throw new Error(`npm install node@${line} gave no Node ${line} (exit ${npm.status})`)
   return { executable, version: version() }
 }
 
-const jest = (spec) => ['--experimental-vm-modules', path.join('node_modules', 'jest', 'bin', 'jest.js'), '-c', '__test__/jest.config.js', '--runInBand', spec]
+const jest = (spec) => [
+  '--experimental-vm-modules',
+  path.join('node_modules', 'jest', 'bin', 'jest.js'),
+  '-c',
+  '__test__/jest.config.js',
+  '--runInBand',
+  spec,
+]
 const checks = [
   { name: 'smoke', args: [path.join('scripts', 'smoke.mjs')] },
   { name: 'loader', args: jest('__test__/loader.spec.ts') },
@@ -67,7 +91,10 @@ for (const line of lines) {
     const result = spawnSync(node.executable, check.args, { cwd: root, encoding: 'utf8', timeout: 300_000 })
     const seconds = ((Date.now() - started) / 1000).toFixed(1)
     if (result.status === 0) {
-      const summary = check.name === 'smoke' ? JSON.parse(result.stdout.trim().split('\n').at(-1)).steps.length + ' steps' : (/Tests:\s+(.*)/.exec(result.stderr)?.[1] ?? '')
+      const summary =
+        check.name === 'smoke'
+          ? JSON.parse(result.stdout.trim().split('\n').at(-1)).steps.length + ' steps'
+          : (/Tests:\s+(.*)/.exec(result.stderr)?.[1] ?? '')
       outcomes.push(`ok (${summary}, ${seconds} s)`)
     } else {
       outcomes.push(`FAILED (exit ${result.status ?? result.signal}, ${seconds} s)`)
@@ -81,7 +108,10 @@ const header = ['Node', 'version', ...checks.map((check) => check.name)]
 const rows = results.map((result) => [result.line, result.version, ...result.outcomes])
 process.stdout.write(`\n| ${header.join(' | ')} |\n| ${header.map(() => '---').join(' | ')} |\n`)
 for (const row of rows) process.stdout.write(`| ${row.join(' | ')} |\n`)
-for (const result of results.filter((entry) => entry.note)) process.stdout.write(`Node ${result.line}: ${result.note}\n`)
+for (const result of results.filter((entry) => entry.note))
+  process.stdout.write(`Node ${result.line}: ${result.note}\n`)
 const failed = results.filter((result) => !result.ok).map((result) => result.line)
-process.stdout.write(failed.length === 0 ? `\nNode matrix: ${lines.join(', ')} passed\n` : `\nNode matrix: ${failed.join(', ')} FAILED\n`)
+process.stdout.write(
+  failed.length === 0 ? `\nNode matrix: ${lines.join(', ')} passed\n` : `\nNode matrix: ${failed.join(', ')} FAILED\n`,
+)
 process.exit(failed.length === 0 ? 0 : 1)

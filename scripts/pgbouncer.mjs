@@ -9,7 +9,13 @@ import { freePort } from './postgres.mjs'
 
 /** The pgbouncer executable, or null. */
 export function findPgbouncer() {
-  for (const candidate of [process.env.PGBOUNCER_BIN, '/usr/sbin/pgbouncer', '/usr/bin/pgbouncer', '/usr/local/bin/pgbouncer', '/opt/homebrew/bin/pgbouncer']) {
+  for (const candidate of [
+    process.env.PGBOUNCER_BIN,
+    '/usr/sbin/pgbouncer',
+    '/usr/bin/pgbouncer',
+    '/usr/local/bin/pgbouncer',
+    '/opt/homebrew/bin/pgbouncer',
+  ]) {
     if (candidate && fs.existsSync(candidate)) return candidate
   }
   const which = spawnSync('which', ['pgbouncer'], { encoding: 'utf8' })
@@ -43,7 +49,9 @@ function waitForPort(port, timeoutMs) {
 export async function startPgbouncer(target, { poolMode = 'transaction', poolSize = 5 } = {}) {
   const binary = findPgbouncer()
   if (binary === null) {
-    throw new Error('pgbouncer is not installed (Debian/Ubuntu: apt-get install pgbouncer; macOS: brew install pgbouncer)')
+    throw new Error(
+      'pgbouncer is not installed (Debian/Ubuntu: apt-get install pgbouncer; macOS: brew install pgbouncer)',
+    )
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'smalltalk-pgbouncer-'))
   const port = await freePort()
@@ -73,7 +81,9 @@ export async function startPgbouncer(target, { poolMode = 'transaction', poolSiz
   const asRoot = typeof process.getuid === 'function' && process.getuid() === 0
   if (asRoot) execFileSync('chown', ['-R', 'nobody', dir])
   const command = asRoot ? 'runuser' : binary
-  const args = asRoot ? ['-u', 'nobody', '--', binary, path.join(dir, 'pgbouncer.ini')] : [path.join(dir, 'pgbouncer.ini')]
+  const args = asRoot
+    ? ['-u', 'nobody', '--', binary, path.join(dir, 'pgbouncer.ini')]
+    : [path.join(dir, 'pgbouncer.ini')]
   const child = spawn(command, args, { stdio: 'ignore' })
   child.unref()
   let exited = false
@@ -83,7 +93,9 @@ export async function startPgbouncer(target, { poolMode = 'transaction', poolSiz
   try {
     await waitForPort(port, 10_000)
   } catch (error) {
-    const log = fs.existsSync(path.join(dir, 'pgbouncer.log')) ? fs.readFileSync(path.join(dir, 'pgbouncer.log'), 'utf8') : ''
+    const log = fs.existsSync(path.join(dir, 'pgbouncer.log'))
+      ? fs.readFileSync(path.join(dir, 'pgbouncer.log'), 'utf8')
+      : ''
     child.kill('SIGKILL')
     fs.rmSync(dir, { recursive: true, force: true })
     throw new Error(`${error.message}\n${log}`)

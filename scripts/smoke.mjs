@@ -21,9 +21,17 @@ const config = {
 const run = `smoke-${randomBytes(4).toString('hex')}`
 const now = new Date()
 const session = (id, version, state = 'active') => ({
-  id, createdAt: now, updatedAt: new Date(now.getTime() + version), expiresAt: new Date(now.getTime() + 3_600_000), state,
-  agentIds: ['agent-a'], agentStates: {}, conversationHistory: [{ sequence: 1, timestamp: now, userMessage: 'hi', agentResponses: [] }],
-  sharedContext: { node: process.version }, metadata: { tags: ['smoke'] }, version,
+  id,
+  createdAt: now,
+  updatedAt: new Date(now.getTime() + version),
+  expiresAt: new Date(now.getTime() + 3_600_000),
+  state,
+  agentIds: ['agent-a'],
+  agentStates: {},
+  conversationHistory: [{ sequence: 1, timestamp: now, userMessage: 'hi', agentResponses: [] }],
+  sharedContext: { node: process.version },
+  metadata: { tags: ['smoke'] },
+  version,
 })
 
 function check(condition, what) {
@@ -39,19 +47,40 @@ try {
   await adapter.saveSession(session(ids[1], 1, 'paused'))
   steps.push('save')
   const read = await adapter.getSession(ids[0])
-  check(read?.id === ids[0] && read.version === 1 && read.createdAt instanceof Date, 'getSession reads back what was saved')
-  check(read.createdAt.getTime() === now.getTime() && read.sharedContext.node === process.version, 'the session round-trips')
+  check(
+    read?.id === ids[0] && read.version === 1 && read.createdAt instanceof Date,
+    'getSession reads back what was saved',
+  )
+  check(
+    read.createdAt.getTime() === now.getTime() && read.sharedContext.node === process.version,
+    'the session round-trips',
+  )
   steps.push('get')
-  const conflict = await adapter.saveSession(session(ids[0], 1)).then(() => null, (error) => error)
-  check(conflict instanceof ConflictError && conflict instanceof StorageError, 'a stale save is refused with ConflictError')
-  check(conflict.code === 'E_CONFLICT' && JSON.stringify(conflict.conflictingVersions) === '[1,1]', 'the conflict says [attempted, stored]')
+  const conflict = await adapter.saveSession(session(ids[0], 1)).then(
+    () => null,
+    (error) => error,
+  )
+  check(
+    conflict instanceof ConflictError && conflict instanceof StorageError,
+    'a stale save is refused with ConflictError',
+  )
+  check(
+    conflict.code === 'E_CONFLICT' && JSON.stringify(conflict.conflictingVersions) === '[1,1]',
+    'the conflict says [attempted, stored]',
+  )
   steps.push('conflict')
   const listed = (await adapter.listSessions(undefined, 1000)).map((summary) => summary.id)
   const paused = (await adapter.listSessions('paused', 1000)).map((summary) => summary.id)
-  check(ids.every((id) => listed.includes(id)) && paused.includes(ids[1]) && !paused.includes(ids[0]), 'listSessions lists and filters by state')
+  check(
+    ids.every((id) => listed.includes(id)) && paused.includes(ids[1]) && !paused.includes(ids[0]),
+    'listSessions lists and filters by state',
+  )
   steps.push('list')
   const stats = await adapter.getStats()
-  check(stats.totalSessions >= 2 && stats.metrics.pausedCount >= 1 && stats.sizeBytes > 0, 'getStats counts the sessions')
+  check(
+    stats.totalSessions >= 2 && stats.metrics.pausedCount >= 1 && stats.sizeBytes > 0,
+    'getStats counts the sessions',
+  )
   steps.push('getStats')
   for (const id of ids) check(await adapter.deleteSession(id), `deleteSession(${id})`)
 } finally {
@@ -70,7 +99,10 @@ const noClose = `
 const started = performance.now()
 const child = spawnSync(process.execPath, ['-e', noClose], { encoding: 'utf8', timeout: 10_000 })
 const exitMs = Math.round(performance.now() - started)
-check(child.status === 0 && child.stdout.trim() === 'null', `a script without close() runs (exit ${child.status}: ${child.stderr})`)
+check(
+  child.status === 0 && child.stdout.trim() === 'null',
+  `a script without close() runs (exit ${child.status}: ${child.stderr})`,
+)
 check(exitMs < 3000, `a script without close() exits by itself (took ${exitMs} ms)`)
 steps.push('exit without close')
 

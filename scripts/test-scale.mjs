@@ -9,7 +9,14 @@ import { startPgbouncer } from './pgbouncer.mjs'
 const jest = (args, env) =>
   spawnSync(
     process.execPath,
-    ['--experimental-vm-modules', 'node_modules/jest/bin/jest.js', '-c', '__test__/jest.config.js', '--runInBand', ...args],
+    [
+      '--experimental-vm-modules',
+      'node_modules/jest/bin/jest.js',
+      '-c',
+      '__test__/jest.config.js',
+      '--runInBand',
+      ...args,
+    ],
     { stdio: 'inherit', env: { ...process.env, ...env } },
   ).status
 
@@ -17,7 +24,9 @@ const direct = configuredTarget(process.env)
 const bouncer = await startPgbouncer(direct, { poolMode: 'transaction', poolSize: 5 })
 let status = 1
 try {
-  process.stderr.write(`[scale] PgBouncer (transaction pooling) on 127.0.0.1:${bouncer.target.port} -> ${direct.host}:${direct.port}\n`)
+  process.stderr.write(
+    `[scale] PgBouncer (transaction pooling) on 127.0.0.1:${bouncer.target.port} -> ${direct.host}:${direct.port}\n`,
+  )
   const throughBouncer = {
     POSTGRES_HOST: bouncer.target.host,
     POSTGRES_PORT: String(bouncer.target.port),
@@ -26,7 +35,8 @@ try {
     PGBOUNCER_PORT: String(bouncer.target.port),
   }
   status = jest(['__test__/contract.spec.ts', '__test__/truthful-outcomes.spec.ts'], throughBouncer)
-  if (status === 0) status = jest(['--testPathIgnorePatterns', '/node_modules/', '--', '__test__/scale'], throughBouncer)
+  if (status === 0)
+    status = jest(['--testPathIgnorePatterns', '/node_modules/', '--', '__test__/scale'], throughBouncer)
 } finally {
   await bouncer.stop()
 }

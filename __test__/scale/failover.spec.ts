@@ -5,9 +5,8 @@
 import pg from 'pg'
 import { PostgresStorageAdapter, StorageError } from '@smalltalk-ai/postgres-storage'
 import { startThrowaway, type Throwaway } from '../../scripts/postgres.mjs'
-import { makeSession } from '../helpers.js'
+import { makeSession, sleep } from '../helpers.js'
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 let primary: Throwaway
 let standby: Throwaway
 

@@ -22,7 +22,13 @@ beforeEach(dropTables)
 afterAll(dropTables)
 
 /** Settings a session-level SET on a shared server connection would change for everyone. */
-const WATCHED = ['jit', 'default_toast_compression', 'statement_timeout', 'lock_timeout', 'idle_in_transaction_session_timeout']
+const WATCHED = [
+  'jit',
+  'default_toast_compression',
+  'statement_timeout',
+  'lock_timeout',
+  'idle_in_transaction_session_timeout',
+]
 
 type Reading = { pid: number; name: string; setting: string; reset_val: string }
 
@@ -43,7 +49,10 @@ async function readSettings(clients: pg.Client[]): Promise<Reading[]> {
 }
 
 it('4 adapters x 10 connections share 5 server connections with statementCache: false', async () => {
-  const adapters = Array.from({ length: 4 }, () => new PostgresStorageAdapter({ ...bouncer(), poolSize: 10, statementCache: false }))
+  const adapters = Array.from(
+    { length: 4 },
+    () => new PostgresStorageAdapter({ ...bouncer(), poolSize: 10, statementCache: false }),
+  )
   for (const adapter of adapters) await adapter.initialize()
   try {
     const sessions = Array.from({ length: 40 }, () => makeSession())
@@ -105,7 +114,10 @@ it('adapters coming and going leave no session setting on the server connections
   // More clients than PgBouncer's pool (5, scripts/test-scale.mjs) has server connections: each
   // reading covers all of them, including those the adapters' connections just ran on.
   const { host, port, database, user, password } = bouncer()
-  const clients = Array.from({ length: 6 }, () => new pg.Client({ host: host as string, port: port as number, database, user, password }))
+  const clients = Array.from(
+    { length: 6 },
+    () => new pg.Client({ host: host as string, port: port as number, database, user, password }),
+  )
   for (const client of clients) await client.connect()
   try {
     // Before any adapter of this test: what a new session starts with, on every server connection.

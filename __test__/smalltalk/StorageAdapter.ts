@@ -1,4 +1,4 @@
-// SmallTalk's StorageAdapter interface (CONTRACT.md, "Data types" and "Methods"), every method typed
+// SmallTalk's StorageAdapter interface (docs/contract.md, "Data types" and "Methods"), every method typed
 // in terms of SmallTalk's own Session and SessionState enum.
 import type { Session, SessionState } from './types.js'
 

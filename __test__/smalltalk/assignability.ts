@@ -1,7 +1,11 @@
-// Type tests (never run; `tsc -p __test__/tsconfig.json` and pack.spec.ts check them): the adapter is
+// Type tests (never run; `tsc -p __test__/tsconfig.json` and tooling/pack.spec.ts check them): the adapter is
 // assignable to SmallTalk's StorageAdapter in every position SmallTalk puts it. Each line marked as
 // an expected error must stay one, so the types cannot get loose to pass: tsc fails on an unused one.
-import { PostgresStorageAdapter, type PostgresConfig, type Session as PackageSession } from '@smalltalk-ai/postgres-storage'
+import {
+  PostgresStorageAdapter,
+  type PostgresConfig,
+  type Session as PackageSession,
+} from '@smalltalk-ai/postgres-storage'
 import { ConflictError, NotFoundError, StorageError, ValidationError } from './errors.js'
 import { SessionManager } from './SessionManager.js'
 import type { StorageAdapter, StorageAdapterConfig } from './StorageAdapter.js'
@@ -52,11 +56,8 @@ export async function roundTrip(): Promise<void> {
   const back: Session = held.deserializeSession(held.serializeSession(session))
   const active = await held.listSessions(SessionState.ACTIVE)
   exact<(typeof active)[number]['state'], SessionState.ACTIVE>(true)
-  const listed: Array<{ id: string; state: SessionState; updatedAt: Date; agentCount?: number }> = await held.listSessions(
-    undefined,
-    10,
-    0,
-  )
+  const listed: Array<{ id: string; state: SessionState; updatedAt: Date; agentCount?: number }> =
+    await held.listSessions(undefined, 10, 0)
   const value: { count: number } | null = await held.getValue<{ count: number }>('k')
   void [read, many, back, listed, value]
 
@@ -70,8 +71,8 @@ export async function roundTrip(): Promise<void> {
 
 // --- what must stay an error --------------------------------------------------------------------------
 
-// The issue's TS2322: an adapter typed as this package was before (sessions with a literal-union
-// state) is not a StorageAdapter. This shows the fixture is as strict as SmallTalk's enum.
+// TS2322, as SmallTalk's build reported it: an adapter typed as this package was before (sessions
+// with a literal-union state) is not a StorageAdapter. This shows the fixture is as strict as SmallTalk's enum.
 declare const literalUnionAdapter: Omit<PostgresStorageAdapter, 'getSession'> & {
   getSession(sessionId: string): Promise<PackageSession | null>
 }

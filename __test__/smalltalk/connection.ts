@@ -1,4 +1,4 @@
-// The connection settings SmallTalk's PostgreSQL tests use (CONTRACT.md, "How the contract suite
+// The connection settings SmallTalk's PostgreSQL tests use (docs/contract.md, "How the contract suite
 // drives an adapter"), typed as SmallTalk's own adapter typed its options.
 
 /** The options of SmallTalk's original PostgresStorageAdapter. */

@@ -1,4 +1,4 @@
-// SmallTalk's StorageAdapter contract suite: the 48 behaviours of CONTRACT.md, written against
+// SmallTalk's StorageAdapter contract suite: the 48 behaviours of docs/contract.md, written against
 // SmallTalk's own types (its StorageAdapter interface, Session and SessionState enum) and fed an
 // adapter factory. An adapter whose declared types are not assignable to StorageAdapter fails to
 // compile here, under ts-jest with type-checking on, before a single test runs.

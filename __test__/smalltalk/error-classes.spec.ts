@@ -40,7 +40,11 @@ describe('errorClasses is validated at construction', () => {
       const error = refusal({ [name]: value })
       expect(error).toBeInstanceOf(ValidationError)
       expect(error).not.toBeInstanceOf(TypeError)
-      expect(error).toMatchObject({ name: 'ValidationError', code: 'E_CONFIG', invalidFields: [`errorClasses.${name}`] })
+      expect(error).toMatchObject({
+        name: 'ValidationError',
+        code: 'E_CONFIG',
+        invalidFields: [`errorClasses.${name}`],
+      })
       expect((error as Error).message).toContain(`\`errorClasses.${name}\``)
       expect((error as Error).message).toMatch(reason)
     })
@@ -49,7 +53,10 @@ describe('errorClasses is validated at construction', () => {
   it('names every bad entry at once', () => {
     const error = refusal({ ConflictError: 42, NotFoundError: () => null, StorageError })
     expect(error).toBeInstanceOf(ValidationError)
-    expect((error as ValidationError).invalidFields).toEqual(['errorClasses.ConflictError', 'errorClasses.NotFoundError'])
+    expect((error as ValidationError).invalidFields).toEqual([
+      'errorClasses.ConflictError',
+      'errorClasses.NotFoundError',
+    ])
     expect((error as Error).message).toMatch(/errorClasses\.ConflictError.*errorClasses\.NotFoundError/)
   })
 

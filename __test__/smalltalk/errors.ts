@@ -1,4 +1,4 @@
-// SmallTalk's four storage errors (CONTRACT.md, "Errors"): each extends Error and sets `name` to its
+// SmallTalk's four storage errors (docs/contract.md, "Errors"): each extends Error and sets `name` to its
 // class name. SmallTalk tests `instanceof` against these classes, never against the adapter's.
 
 export class StorageError extends Error {

@@ -77,7 +77,9 @@ it('with errorClasses, 8 racing addMessage loops all finish: every conflict retr
     Array.from({ length: LOOPS * MESSAGES_PER_LOOP }, (_, index) => index + 1),
   )
   for (let loop = 0; loop < LOOPS; loop++) {
-    expect(ofLoop(messages, loop)).toEqual(Array.from({ length: MESSAGES_PER_LOOP }, (_, index) => message(loop, index)))
+    expect(ofLoop(messages, loop)).toEqual(
+      Array.from({ length: MESSAGES_PER_LOOP }, (_, index) => message(loop, index)),
+    )
   }
 })
 
@@ -109,7 +111,9 @@ it("without errorClasses, the first conflict of a loop escapes as the package's 
   expect(messages).toHaveLength(manager.saves - 1)
   // What a loop saved before its conflict is all there, once and in order; nothing after it is.
   for (let loop = 0; loop < LOOPS; loop++) {
-    expect(ofLoop(messages, loop)).toEqual(Array.from({ length: outcomes[loop].added }, (_, index) => message(loop, index)))
+    expect(ofLoop(messages, loop)).toEqual(
+      Array.from({ length: outcomes[loop].added }, (_, index) => message(loop, index)),
+    )
   }
   const finished = outcomes.filter((outcome) => outcome.error === undefined)
   expect(finished.every((outcome) => outcome.added === MESSAGES_PER_LOOP)).toBe(true)

@@ -1,4 +1,4 @@
-// SmallTalk's session types, as SmallTalk declares them (../../../shared/CONTRACT.md, "Data types"):
+// SmallTalk's session types, as SmallTalk declares them (docs/contract.md, "Data types"):
 // `SessionState` is a string enum and `Session` is typed in terms of it. Written from the contract
 // and not taken from this package, so that what compiles here is what compiles in SmallTalk.
 

@@ -1,4 +1,4 @@
-// The benchmark's sessions: deterministic, shaped like SmallTalk's (see /work/shared/CONTRACT.md),
+// The benchmark's sessions: deterministic, shaped like SmallTalk's (see docs/contract.md),
 // and the same objects for every adapter. Every id starts with ID_PREFIX so the harness can tell
 // its rows from anybody else's.
 
@@ -54,7 +54,11 @@ function makeSession(id, seed, turnCount, text) {
       AGENTS.map((agentId) => [
         agentId,
         {
-          config: { model: agentId === 'planner' ? 'gpt-4o' : 'gpt-4o-mini', temperature: 0.2, tools: ['search', 'calc'] },
+          config: {
+            model: agentId === 'planner' ? 'gpt-4o' : 'gpt-4o-mini',
+            temperature: 0.2,
+            tools: ['search', 'calc'],
+          },
           context: { lastTopic: 'planning', notes: { count: 2 } },
           messageHistory: history.slice(-2),
         },

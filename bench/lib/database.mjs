@@ -56,7 +56,11 @@ export class BenchDatabase {
 
   /** Deletes the benchmark rows among `ids`. */
   async deleteRows(ids) {
-    const result = await this.query('DELETE FROM sessions WHERE id = ANY($1::text[]) AND left(id, $2) = $3', [ids, ID_PREFIX.length, ID_PREFIX])
+    const result = await this.query('DELETE FROM sessions WHERE id = ANY($1::text[]) AND left(id, $2) = $3', [
+      ids,
+      ID_PREFIX.length,
+      ID_PREFIX,
+    ])
     return result.rowCount
   }
 

@@ -102,7 +102,9 @@ Sections (--only):
   ${'memory'.padEnd(22)} the memory check (bench/memory.mjs)
 
 Adapters (--adapters):
-${Object.entries(ADAPTER_CHOICES).map(([name, what]) => `  ${name.padEnd(22)} ${what}`).join('\n')}
+${Object.entries(ADAPTER_CHOICES)
+  .map(([name, what]) => `  ${name.padEnd(22)} ${what}`)
+  .join('\n')}
 
 Database: DATABASE_URL, or POSTGRES_* / PG* variables (e.g. PGHOST=127.0.0.1); default database
 smalltalk_bench, created if missing; with nothing configured, a throwaway PostgreSQL (fsync=off,
@@ -136,7 +138,10 @@ export function parseOptions(argv, env = process.env, workloadKeys = []) {
       .filter(Boolean)
   for (let index = 0; index < argv.length; index++) {
     const arg = argv[index]
-    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined]
+    const [flag, inline] =
+      arg.startsWith('--') && arg.includes('=')
+        ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)]
+        : [arg, undefined]
     const value = () => {
       if (inline !== undefined) return inline
       index += 1
@@ -188,9 +193,11 @@ export function parseOptions(argv, env = process.env, workloadKeys = []) {
     throw new Error(`--reference-save-flow must be "string" or "parse" (got ${options.referenceSaveFlow})`)
   }
   const unknownAdapters = options.adapters.filter((name) => !(name in ADAPTER_CHOICES))
-  if (unknownAdapters.length > 0) throw new Error(`unknown adapter ${unknownAdapters.join(', ')}; known: ${Object.keys(ADAPTER_CHOICES).join(', ')}`)
+  if (unknownAdapters.length > 0)
+    throw new Error(`unknown adapter ${unknownAdapters.join(', ')}; known: ${Object.keys(ADAPTER_CHOICES).join(', ')}`)
   for (const required of ['native', 'pg']) {
-    if (!options.adapters.includes(required)) throw new Error(`--adapters must include ${required} (the ratios are native's against pg's)`)
+    if (!options.adapters.includes(required))
+      throw new Error(`--adapters must include ${required} (the ratios are native's against pg's)`)
   }
   if (options.only !== null) {
     const known = new Set([...workloadKeys, ...SECTIONS])

@@ -42,28 +42,41 @@ export async function runPgbench({ executable, target, scripts, defines = {}, se
   })
   const args = [
     '-n',
-    '-M', 'prepared',
-    '-c', String(clients),
-    '-j', String(threads),
-    '-T', String(seconds),
+    '-M',
+    'prepared',
+    '-c',
+    String(clients),
+    '-j',
+    String(threads),
+    '-T',
+    String(seconds),
     ...Object.entries(defines).flatMap(([name, value]) => ['-D', `${name}=${value}`]),
     ...files.flatMap((file) => ['-f', file]),
-    '-h', target.host,
-    '-p', String(target.port),
-    '-U', target.user,
+    '-h',
+    target.host,
+    '-p',
+    String(target.port),
+    '-U',
+    target.user,
     target.database,
   ]
   try {
     const env = { ...process.env, PGPASSWORD: target.password }
     if (searchPath !== null) env.PGOPTIONS = `-c search_path=${searchPath}`
     const { code, stdout, stderr } = await run(executable, args, env)
-    if (code !== 0) throw new Error(`pgbench exited with ${code}: ${(stderr || stdout).trim().split('\n').slice(-3).join(' | ')}`)
+    if (code !== 0)
+      throw new Error(`pgbench exited with ${code}: ${(stderr || stdout).trim().split('\n').slice(-3).join(' | ')}`)
     const match = /tps = ([\d.]+) \(without initial connection time\)/.exec(stdout) ?? /tps = ([\d.]+)/.exec(stdout)
     if (!match) throw new Error(`no tps in pgbench's output: ${stdout.trim().split('\n').slice(-3).join(' | ')}`)
     const failed = /number of failed transactions: (\d+)/.exec(stdout)
     // As shown: no password, long values cut, many scripts as one pattern.
-    const shownArgs = args.filter((arg) => !files.includes(arg)).map((arg) => (arg.length > 60 ? `${arg.slice(0, 40)}…` : arg))
-    const scriptsShown = scripts.length === 1 ? `${scripts[0].name}.sql` : `{${scripts[0].name}..${scripts.at(-1).name}}.sql (${scripts.length} scripts)`
+    const shownArgs = args
+      .filter((arg) => !files.includes(arg))
+      .map((arg) => (arg.length > 60 ? `${arg.slice(0, 40)}…` : arg))
+    const scriptsShown =
+      scripts.length === 1
+        ? `${scripts[0].name}.sql`
+        : `{${scripts[0].name}..${scripts.at(-1).name}}.sql (${scripts.length} scripts)`
     const at = shownArgs.indexOf('-f')
     shownArgs.splice(at, scripts.length, '-f', scriptsShown)
     const shown = shownArgs.join(' ')

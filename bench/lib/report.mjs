@@ -16,7 +16,7 @@ const finite = Number.isFinite
 const integer = (value) => (finite(value) ? Math.round(value).toLocaleString('en-US') : '–')
 const fixed = (value, digits) => (finite(value) ? value.toFixed(digits) : '–')
 const times = (value) => (finite(value) ? `${value.toFixed(2)}×` : '–')
-/** ops/s the way the issue writes them: 361/s, 2.44k/s, 25.8k/s. */
+/** ops/s in short form: 361/s, 2.44k/s, 25.8k/s. */
 export function rate(value) {
   if (!finite(value)) return '–'
   if (value < 1000) return `${Math.round(value)}/s`
@@ -25,11 +25,14 @@ export function rate(value) {
   return `${(value / 1e6).toFixed(2)}M/s`
 }
 const us = (value) => (finite(value) ? (value >= 100 ? integer(value) : value.toFixed(1)) : '–')
-const ms = (value) => (finite(value) ? (value >= 100 ? integer(value) : value >= 10 ? value.toFixed(1) : value.toFixed(2)) : '–')
+const ms = (value) =>
+  finite(value) ? (value >= 100 ? integer(value) : value >= 10 ? value.toFixed(1) : value.toFixed(2)) : '–'
 
 /** A Markdown table, columns padded; `align` per column: 'l' or 'r'. */
 export function table(headers, rows, align = headers.map((_, index) => (index === 0 ? 'l' : 'r'))) {
-  const widths = headers.map((header, column) => Math.max(3, header.length, ...rows.map((row) => String(row[column]).length)))
+  const widths = headers.map((header, column) =>
+    Math.max(3, header.length, ...rows.map((row) => String(row[column]).length)),
+  )
   const line = (cells) =>
     `| ${cells.map((cell, column) => (align[column] === 'r' ? String(cell).padStart(widths[column]) : String(cell).padEnd(widths[column]))).join(' | ')} |`
   const rule = `| ${widths.map((width, column) => (align[column] === 'r' ? `${'-'.repeat(width - 1)}:` : '-'.repeat(width))).join(' | ')} |`
@@ -68,30 +71,66 @@ export function evaluateTargets(results) {
     const figures = derive(workload)
     if (workload.key in LIMIT_TARGETS && finite(figures.limitOps)) {
       const bound = LIMIT_TARGETS[workload.key]
-      add(`${workload.title}: native / limit (pgbench, same SQL)`, `>= ${bound.toFixed(2)}`, fixed(figures.ofLimit, 2), figures.ofLimit >= bound)
+      add(
+        `${workload.title}: native / limit (pgbench, same SQL)`,
+        `>= ${bound.toFixed(2)}`,
+        fixed(figures.ofLimit, 2),
+        figures.ofLimit >= bound,
+      )
     }
     if (workload.key in FLOOR_TARGETS && finite(figures.ofFloor)) {
       const bound = FLOOR_TARGETS[workload.key]
       const cpu = finite(figures.ofFloorCpu) ? ` (in CPU time: ${times(figures.ofFloorCpu)})` : ''
-      add(`${workload.title}: native JS-thread µs/op / floor`, `<= ${bound.toFixed(1)}×`, `${times(figures.ofFloor)}${cpu}`, figures.ofFloor <= bound)
+      add(
+        `${workload.title}: native JS-thread µs/op / floor`,
+        `<= ${bound.toFixed(1)}×`,
+        `${times(figures.ofFloor)}${cpu}`,
+        figures.ofFloor <= bound,
+      )
     }
-    for (const [name, ratio] of [['pg', figures.vsPg], ['postgres.js', figures.vsPostgresJs]]) {
+    for (const [name, ratio] of [
+      ['pg', figures.vsPg],
+      ['postgres.js', figures.vsPostgresJs],
+    ]) {
       if (!finite(ratio)) continue
       const share = figures.share(name)
       const needed = finite(share) && share < HEADROOM ? AHEAD : 1.0
-      const why = needed === AHEAD ? ` (it reaches ${fixed(100 * share, 0)} % of the limit)` : finite(share) ? '' : ' (no limit measured)'
-      add(`${workload.title}: native vs ${name}${why}`, needed === AHEAD ? `>= ${AHEAD.toFixed(1)}×` : '> 1.00×', times(ratio), needed === AHEAD ? ratio >= AHEAD : ratio > 1.0)
+      const why =
+        needed === AHEAD
+          ? ` (it reaches ${fixed(100 * share, 0)} % of the limit)`
+          : finite(share)
+            ? ''
+            : ' (no limit measured)'
+      add(
+        `${workload.title}: native vs ${name}${why}`,
+        needed === AHEAD ? `>= ${AHEAD.toFixed(1)}×` : '> 1.00×',
+        times(ratio),
+        needed === AHEAD ? ratio >= AHEAD : ratio > 1.0,
+      )
     }
   }
   const stall = results.stall
   if (stall?.adapters?.native) {
-    for (const [kind, call] of [['save', 'saveSessions'], ['get', 'getSessions']]) {
+    for (const [kind, call] of [
+      ['save', 'saveSessions'],
+      ['get', 'getSessions'],
+    ]) {
       const value = stall.adapters.native[kind].maxStallMs
-      add(`${call} of ${integer(stall.sessions)} x ${fixed(stall.sessionBytes / 1000, 0)} kB: native's longest event-loop stall`, `<= ${stall.targetMs} ms`, `${ms(value)} ms`, value <= stall.targetMs)
+      add(
+        `${call} of ${integer(stall.sessions)} x ${fixed(stall.sessionBytes / 1000, 0)} kB: native's longest event-loop stall`,
+        `<= ${stall.targetMs} ms`,
+        `${ms(value)} ms`,
+        value <= stall.targetMs,
+      )
     }
   }
   if (results.memory && !results.memory.error) {
-    add('memory check: RSS growth (first 10 % to last 10 %)', `< ${results.memory.boundMb} MB`, `${fixed(results.memory.growthMb, 1)} MB`, results.memory.withinBound)
+    add(
+      'memory check: RSS growth (first 10 % to last 10 %)',
+      `< ${results.memory.boundMb} MB`,
+      `${fixed(results.memory.growthMb, 1)} MB`,
+      results.memory.withinBound,
+    )
   }
   const stale = results.staleStats
   if (stale?.adapters?.native && stale.adapters.pg) {
@@ -102,13 +141,28 @@ export function evaluateTargets(results) {
   if (scale?.points?.length >= 2) {
     const [first, last] = [scale.points[0], scale.points.at(-1)]
     const span = `${integer(first.size)} to ${integer(last.size)} rows`
-    for (const [what, label] of [['get', 'getSession'], ['has', 'hasSession'], ['save', 'saveSession'], ['listFirst', 'listSessions first page']]) {
+    for (const [what, label] of [
+      ['get', 'getSession'],
+      ['has', 'hasSession'],
+      ['save', 'saveSession'],
+      ['listFirst', 'listSessions first page'],
+    ]) {
       const growth = scale.growth[what]
-      add(`scale: ${label} p50 growth, ${span}`, `<= ${scale.flatGrowth.toFixed(1)}× (flat)`, times(growth), growth <= scale.flatGrowth)
+      add(
+        `scale: ${label} p50 growth, ${span}`,
+        `<= ${scale.flatGrowth.toFixed(1)}× (flat)`,
+        times(growth),
+        growth <= scale.flatGrowth,
+      )
     }
     if (last.iterate) {
       const growth = last.iterate.p50Ms / last.iterate.firstPagesMs
-      add(`scale: iterateSessions page at depth / first pages, ${integer(last.size)} rows`, `<= ${scale.flatGrowth.toFixed(1)}×`, times(growth), growth <= scale.flatGrowth)
+      add(
+        `scale: iterateSessions page at depth / first pages, ${integer(last.size)} rows`,
+        `<= ${scale.flatGrowth.toFixed(1)}×`,
+        times(growth),
+        growth <= scale.flatGrowth,
+      )
     } else {
       add('scale: iterateSessions page at depth', 'constant', 'n/a (no iterateSessions in this build)', false)
     }
@@ -118,7 +172,18 @@ export function evaluateTargets(results) {
 
 function mainTable(results) {
   const names = results.adapterNames
-  const headers = ['workload', ...names, 'native vs pg', 'native vs postgres.js', 'limit (pgbench, same SQL)', 'native / limit', 'native JS-thread µs/op', 'floor µs', '/ floor', '/ floor in CPU time']
+  const headers = [
+    'workload',
+    ...names,
+    'native vs pg',
+    'native vs postgres.js',
+    'limit (pgbench, same SQL)',
+    'native / limit',
+    'native JS-thread µs/op',
+    'floor µs',
+    '/ floor',
+    '/ floor in CPU time',
+  ]
   const rows = results.workloads.map((workload) => {
     const figures = derive(workload)
     const limit = workload.limits?.[0]
@@ -155,10 +220,21 @@ function detailTable(results) {
         fixed(100 * figures.utilization, 0),
       ])
     })
-    if (workload.floor) rows.push(['', 'floor', '', '', '', us(workload.floor.usPerOp), us(workload.floor.cpuUsPerOp), '', ''])
+    if (workload.floor)
+      rows.push(['', 'floor', '', '', '', us(workload.floor.usPerOp), us(workload.floor.cpuUsPerOp), '', ''])
   }
   return table(
-    ['workload', 'adapter', 'ops/s', 'p50 ms', 'p99 ms', 'JS-thread µs/op', 'JS-thread CPU µs/op', 'preemptions/op', 'JS-thread busy %'],
+    [
+      'workload',
+      'adapter',
+      'ops/s',
+      'p50 ms',
+      'p99 ms',
+      'JS-thread µs/op',
+      'JS-thread CPU µs/op',
+      'preemptions/op',
+      'JS-thread busy %',
+    ],
     rows,
     ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
   )
@@ -172,7 +248,9 @@ function limitLines(results) {
       if (limit.skipped) lines.push(`${head}: skipped (${limit.skipped})`)
       else {
         const rows = limit.rowsPerTransaction > 1 ? ` = ${rate(limit.rowsPerSec).replace('/s', ' rows/s')}` : ''
-        lines.push(`${head}: ${rate(limit.tps).replace('/s', ' statements/s')}${rows} (median of ${limit.rounds.length}; \`${limit.command}\`)`)
+        lines.push(
+          `${head}: ${rate(limit.tps).replace('/s', ' statements/s')}${rows} (median of ${limit.rounds.length}; \`${limit.command}\`)`,
+        )
       }
     }
   }
@@ -181,7 +259,9 @@ function limitLines(results) {
 
 /** A compact text of a metrics object (numbers rounded). */
 function compact(value) {
-  return JSON.stringify(value, (key, item) => (typeof item === 'number' && !Number.isInteger(item) ? Number(item.toFixed(2)) : item))
+  return JSON.stringify(value, (key, item) =>
+    typeof item === 'number' && !Number.isInteger(item) ? Number(item.toFixed(2)) : item,
+  )
 }
 
 function coalescingLines(results) {
@@ -208,7 +288,18 @@ function stallSection(stall) {
     `Event-loop stall: saveSessions of ${integer(stall.sessions)} sessions of ${integer(stall.sessionBytes)} bytes, then getSessions of the same ${integer(stall.sessions)} ` +
       `(${stall.rounds} interleaved round${stall.rounds === 1 ? '' : 's'}; call time and JS-thread busy time: median of the rounds; longest stall: the worst round; target for native <= ${stall.targetMs} ms).`,
     '',
-    table(['adapter', 'saveSessions ms', 'longest stall ms', 'JS-thread busy ms', 'getSessions ms', 'longest stall ms', 'JS-thread busy ms'], rows),
+    table(
+      [
+        'adapter',
+        'saveSessions ms',
+        'longest stall ms',
+        'JS-thread busy ms',
+        'getSessions ms',
+        'longest stall ms',
+        'JS-thread busy ms',
+      ],
+      rows,
+    ),
   ].join('\n')
 }
 
@@ -220,8 +311,17 @@ function planText(plan) {
 function staleSection(stale, names) {
   const table_ = stale.table
   const limit = stale.limits?.[0]
-  const rows = names.filter((name) => stale.adapters[name]).map((name) => [name, rate(stale.adapters[name].opsPerSec), times(stale.adapters[name].opsPerSec / stale.adapters.pg.opsPerSec), ms(stale.adapters[name].p50Ms), us(stale.adapters[name].busyUsPerOp)])
-  if (limit && !limit.skipped) rows.push([`pgbench (the adapter's SQL)`, rate(limit.tps), times(limit.tps / stale.adapters.pg.opsPerSec), '', ''])
+  const rows = names
+    .filter((name) => stale.adapters[name])
+    .map((name) => [
+      name,
+      rate(stale.adapters[name].opsPerSec),
+      times(stale.adapters[name].opsPerSec / stale.adapters.pg.opsPerSec),
+      ms(stale.adapters[name].p50Ms),
+      us(stale.adapters[name].busyUsPerOp),
+    ])
+  if (limit && !limit.skipped)
+    rows.push([`pgbench (the adapter's SQL)`, rate(limit.tps), times(limit.tps / stale.adapters.pg.opsPerSec), '', ''])
   return [
     `Stale statistics: ${integer(table_.liveRows)} live rows, ${integer(table_.deadRows)} dead rows (${table_.churnRounds} churn rounds of every row; ` +
       `${integer(table_.rowVersionsWritten)} row versions written), ${fixed(table_.bytes / 1024 ** 2, 0)} MB, ` +
@@ -251,13 +351,36 @@ function scaleSection(scale) {
   ])
   if (scale.points.length >= 2) {
     const growth = (what) => (scale.growth[what] === undefined ? 'n/a' : times(scale.growth[what]))
-    rows.push(['growth', '', growth('get'), growth('has'), growth('save'), growth('listFirst'), growth('getStats'), growth('listDeep'), growth('iterate')])
+    rows.push([
+      'growth',
+      '',
+      growth('get'),
+      growth('has'),
+      growth('save'),
+      growth('listFirst'),
+      growth('getStats'),
+      growth('listDeep'),
+      growth('iterate'),
+    ])
   }
   return [
     `Scale (native, p50 ms of ${scale.calls} calls each at 1 caller; getStats and the deep offset: ${scale.points[0]?.getStats?.calls ?? '–'} calls; ` +
       `iterateSessions: median page of 100 over the deepest 10 % of a full walk; growth: largest size / smallest; "flat" means <= ${scale.flatGrowth}×):`,
     '',
-    table(['sessions', 'table MB', 'getSession', 'hasSession', 'saveSession', 'list first page', 'getStats', 'list at 90 % offset', 'iterateSessions page'], rows),
+    table(
+      [
+        'sessions',
+        'table MB',
+        'getSession',
+        'hasSession',
+        'saveSession',
+        'list first page',
+        'getStats',
+        'list at 90 % offset',
+        'iterateSessions page',
+      ],
+      rows,
+    ),
   ].join('\n')
 }
 
@@ -265,18 +388,25 @@ function scaleSection(scale) {
 export function formatReport(results) {
   const lines = []
   const options = results.options
-  lines.push('', `## Benchmark: ${results.label}, ${results.startedAt.slice(0, 16).replace('T', ' ')} UTC, commit ${results.commit ?? 'unknown'}`, '')
+  lines.push(
+    '',
+    `## Benchmark: ${results.label}, ${results.startedAt.slice(0, 16).replace('T', ' ')} UTC, commit ${results.commit ?? 'unknown'}`,
+    '',
+  )
   if (results.workloads.length > 0) {
     lines.push(mainTable(results), '')
     lines.push(
       `ops/s: median of ${options.rounds} interleaved rounds of ${options.roundSeconds} s per adapter (after a ${options.warmupSeconds} s warm-up). ` +
-        'limit: pgbench running the adapter\'s SQL on the same rows at the same concurrency, as one more contestant of the same rounds. ' +
+        "limit: pgbench running the adapter's SQL on the same rows at the same concurrency, as one more contestant of the same rounds. " +
         "native JS-thread µs/op: the event loop's busy time (performance.eventLoopUtilization) per operation; floor: the JSON work of one " +
         'operation alone (JSON.stringify, or JSON.parse + Date revival of the stored text), timed on the same thread in the same rounds; ' +
         "/ floor in CPU time: the same ratio of the JS thread's own CPU times, which the machine's other load does not inflate.",
     )
     if (!results.coalesceOptionKnown) {
-      lines.push('', 'native coalesce-off: this build reports no `metrics.coalescing`, so it most likely ignores `coalesce: false` (the column runs the same code as native).')
+      lines.push(
+        '',
+        'native coalesce-off: this build reports no `metrics.coalescing`, so it most likely ignores `coalesce: false` (the column runs the same code as native).',
+      )
     }
     lines.push(
       '',
@@ -299,15 +429,20 @@ export function formatReport(results) {
     }
     if (limits.length) lines.push('', '### Limits and reference points', '', ...limits)
     const coalescing = coalescingLines(results)
-    if (coalescing.length) lines.push('', '### Coalescing (getStats().metrics.coalescing, change over the workload)', '', ...coalescing)
+    if (coalescing.length)
+      lines.push('', '### Coalescing (getStats().metrics.coalescing, change over the workload)', '', ...coalescing)
   }
   if (results.stall) lines.push('', '### Event-loop stall', '', stallSection(results.stall))
-  if (results.staleStats) lines.push('', '### Stale statistics', '', staleSection(results.staleStats, results.adapterNames))
+  if (results.staleStats)
+    lines.push('', '### Stale statistics', '', staleSection(results.staleStats, results.adapterNames))
   if (results.scale) lines.push('', '### Scale', '', scaleSection(results.scale))
 
   if (results.targets?.length) {
     lines.push('', '### Performance targets (native)', '')
-    for (const target of results.targets) lines.push(`- ${target.met ? 'met' : '**NOT met**'}: ${target.what}: ${target.measured} (target ${target.required})`)
+    for (const target of results.targets)
+      lines.push(
+        `- ${target.met ? 'met' : '**NOT met**'}: ${target.what}: ${target.measured} (target ${target.required})`,
+      )
   }
   if (results.memory) {
     lines.push('', '### Memory', '')

@@ -11,7 +11,18 @@ import { runPgbench } from './pgbench.mjs'
  * `adapters`: `[{ name, adapter }]`; `pgbench`: the executable or null; `record(detail)` is told
  * of every failed check.
  */
-export async function measureWorkload({ workload, state, db, adapters, options, pgbench, target, progress, step, record }) {
+export async function measureWorkload({
+  workload,
+  state,
+  db,
+  adapters,
+  options,
+  pgbench,
+  target,
+  progress,
+  step,
+  record,
+}) {
   const names = adapters.map(({ name }) => name)
   const rounds = Object.fromEntries(names.map((name) => [name, []]))
   const warmupFailures = Object.fromEntries(names.map((name) => [name, 0]))
@@ -52,7 +63,13 @@ export async function measureWorkload({ workload, state, db, adapters, options, 
   const limits = []
   if (options.pgbench && workload.limits.length > 0) {
     for (const spec of workload.limits) {
-      const limit = { name: spec.name, what: spec.what, clients: workload.concurrency, rowsPerTransaction: spec.rowsPerTransaction ?? 1, rounds: [] }
+      const limit = {
+        name: spec.name,
+        what: spec.what,
+        clients: workload.concurrency,
+        rowsPerTransaction: spec.rowsPerTransaction ?? 1,
+        rounds: [],
+      }
       limits.push(limit)
       if (pgbench === null) {
         limit.skipped = 'pgbench not found (PATH, /usr/lib/postgresql/*/bin): install postgresql-client'

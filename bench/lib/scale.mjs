@@ -27,7 +27,10 @@ export async function dropBenchSchema(db, schema) {
   const { rows } = await db.query(`SELECT to_regclass($1) IS NOT NULL AS present`, [`${schema}.sessions`])
   if (rows[0].present) {
     const foreign = await db.query(`SELECT count(*)::int AS n FROM ${schema}.sessions WHERE left(id, 6) <> 'bench-'`)
-    if (foreign.rows[0].n > 0) throw new Error(`schema ${schema} holds ${foreign.rows[0].n} sessions that are not the benchmark's; not touching it`)
+    if (foreign.rows[0].n > 0)
+      throw new Error(
+        `schema ${schema} holds ${foreign.rows[0].n} sessions that are not the benchmark's; not touching it`,
+      )
   }
   await db.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
 }
@@ -78,7 +81,12 @@ async function sample(count, call, warmup = 3) {
 
 /** One page of summaries/sessions is right when it is `ids`, in order. */
 const pageIs = (page, firstIndex) =>
-  Array.isArray(page) && page.length === PAGE && page.every((summary, offset) => summary.id === scaleId(firstIndex - offset) && summary.updatedAt.getTime() === updatedMs(firstIndex - offset))
+  Array.isArray(page) &&
+  page.length === PAGE &&
+  page.every(
+    (summary, offset) =>
+      summary.id === scaleId(firstIndex - offset) && summary.updatedAt.getTime() === updatedMs(firstIndex - offset),
+  )
 
 /**
  * Walks `iterateSessions({ batchSize: 100 })` over the whole table: the time of every page (of
@@ -109,7 +117,12 @@ export async function walkIterator(adapter, size) {
     pages: pageMs.length,
     firstPagesMs: first.length ? median(first) : NaN,
     p50Ms: deep.length ? median(deep) : NaN,
-    p99Ms: deep.length ? quantile(deep.sort((a, b) => a - b), 0.99) : NaN,
+    p99Ms: deep.length
+      ? quantile(
+          deep.sort((a, b) => a - b),
+          0.99,
+        )
+      : NaN,
     failures: ok && seen.size === size ? 0 : 1,
   }
 }
@@ -164,13 +177,23 @@ export async function measureScale({ db, connection, options, progress }) {
         return (await adapter.saveSession(session)) === undefined
       })
       step('listSessions first page')
-      point.listFirst = await sample(Math.max(3, Math.round(calls / 4)), async () => pageIs(await adapter.listSessions(undefined, PAGE, 0), size - 1))
+      point.listFirst = await sample(Math.max(3, Math.round(calls / 4)), async () =>
+        pageIs(await adapter.listSessions(undefined, PAGE, 0), size - 1),
+      )
       step('getStats')
-      point.getStats = await sample(options.scaleSlowCalls, async () => (await adapter.getStats()).totalSessions === size, 1)
+      point.getStats = await sample(
+        options.scaleSlowCalls,
+        async () => (await adapter.getStats()).totalSessions === size,
+        1,
+      )
       const offset = Math.floor(size * 0.9)
       point.deepOffset = offset
       step(`listSessions at offset ${offset.toLocaleString('en-US')}`)
-      point.listDeep = await sample(options.scaleSlowCalls, async () => pageIs(await adapter.listSessions(undefined, PAGE, offset), size - 1 - offset), 1)
+      point.listDeep = await sample(
+        options.scaleSlowCalls,
+        async () => pageIs(await adapter.listSessions(undefined, PAGE, offset), size - 1 - offset),
+        1,
+      )
       if (typeof adapter.iterateSessions === 'function') {
         step('iterateSessions({ batchSize: 100 }), every page')
         point.iterate = await walkIterator(adapter, size)

@@ -15,7 +15,7 @@ export const STALE_SCHEMA = 'bench_stale'
 const TABLE = `${STALE_SCHEMA}.sessions`
 const ROWS = 2000
 const LIMIT = 100
-/** The issue's bound: native's lists/s at least this share of the pg reference's on the stale table. */
+/** The bound: native's lists/s at least this share of the pg reference's on the stale table. */
 export const STALE_TARGET = 0.9
 
 /** The reference's list (the original adapter's: no tie-break), for its plan. */
@@ -46,7 +46,9 @@ async function plans(db) {
     await db.query(`PREPARE bench_stale_list(int8, int8) AS ${LIST_SESSIONS}`)
     let adapterGeneric
     try {
-      adapterGeneric = describePlan((await db.query(explain(`EXECUTE bench_stale_list(${LIMIT}, 0)`))).rows[0]['QUERY PLAN'])
+      adapterGeneric = describePlan(
+        (await db.query(explain(`EXECUTE bench_stale_list(${LIMIT}, 0)`))).rows[0]['QUERY PLAN'],
+      )
     } finally {
       await db.query('DEALLOCATE bench_stale_list')
       await db.query('RESET plan_cache_mode')
@@ -65,7 +67,10 @@ async function plans(db) {
  */
 export async function measureStale({ db, connection, options, pgbench, target, progress, record, variants }) {
   await dropBenchSchema(db, STALE_SCHEMA)
-  const adapters = variants.map(({ name, make }) => ({ name, adapter: make({ schema: STALE_SCHEMA, searchPath: STALE_SCHEMA }) }))
+  const adapters = variants.map(({ name, make }) => ({
+    name,
+    adapter: make({ schema: STALE_SCHEMA, searchPath: STALE_SCHEMA }),
+  }))
   try {
     progress.update('stale statistics: creating the table')
     for (const { adapter } of adapters) await adapter.initialize()
@@ -73,10 +78,14 @@ export async function measureStale({ db, connection, options, pgbench, target, p
     const sessions = ids('stale', ROWS).map((id, index) => typicalSession(id, index))
     await db.seed(sessions, { table: TABLE, analyze: false })
     for (let round = 0; round < options.staleChurnRounds; round++) {
-      if (round % 10 === 0) progress.update(`stale statistics: churn ${round}/${options.staleChurnRounds} (${ROWS.toLocaleString('en-US')} updates each)`)
+      if (round % 10 === 0)
+        progress.update(
+          `stale statistics: churn ${round}/${options.staleChurnRounds} (${ROWS.toLocaleString('en-US')} updates each)`,
+        )
       await db.query(`UPDATE ${TABLE} SET version = version + 1, updated_at = updated_at + interval '1 second'`)
     }
-    for (const session of sessions) session.updatedAt = new Date(session.updatedAt.getTime() + options.staleChurnRounds * 1000)
+    for (const session of sessions)
+      session.updatedAt = new Date(session.updatedAt.getTime() + options.staleChurnRounds * 1000)
     // The counters below are flushed lazily (PostgreSQL 15+: on request, when the backend goes idle).
     await db.query('SELECT pg_stat_force_next_flush()').catch(() => {})
     const { rows } = await db.query(
@@ -120,7 +129,15 @@ export async function measureStale({ db, connection, options, pgbench, target, p
       step: 'stale statistics',
       record,
     })
-    return { key: workload.key, title: workload.title, concurrency: 1, table, plans: explained, targetRatio: STALE_TARGET, ...measured }
+    return {
+      key: workload.key,
+      title: workload.title,
+      concurrency: 1,
+      table,
+      plans: explained,
+      targetRatio: STALE_TARGET,
+      ...measured,
+    }
   } finally {
     for (const { adapter } of adapters) await adapter.close().catch(() => {})
     progress.update('stale statistics: dropping its schema')

@@ -6,7 +6,7 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
 import { ids, mediumSession, serializedBytes } from './data.mjs'
 import { median } from './measure.mjs'
 
-/** The issue's bound for native: no single stall above this during a 1,000 x 69 KB batch. */
+/** The bound for native: no single stall above this during a 1,000 x 69 KB batch. */
 export const STALL_TARGET_MS = 25
 
 async function timed(call) {
@@ -45,7 +45,9 @@ async function timed(call) {
 export async function measureStalls({ adapters, db, sessions: count, rounds, progress }) {
   const sessions = ids('stall', count).map((id, index) => mediumSession(id, index))
   const sessionIds = sessions.map((session) => session.id)
-  progress.update(`stall: seeding ${count.toLocaleString('en-US')} sessions of ${(serializedBytes(sessions[0]) / 1024).toFixed(0)} KB`)
+  progress.update(
+    `stall: seeding ${count.toLocaleString('en-US')} sessions of ${(serializedBytes(sessions[0]) / 1024).toFixed(0)} KB`,
+  )
   await db.seed(sessions)
   let version = 1
   const figures = Object.fromEntries(adapters.map(({ name }) => [name, { save: [], get: [] }]))
@@ -66,7 +68,8 @@ export async function measureStalls({ adapters, db, sessions: count, rounds, pro
       }
       progress.update(`stall: round ${round + 1}/${rounds} · ${name} · saveSessions(${count})`)
       const save = await timed(() => adapter.saveSessions(sessions))
-      if (save.error !== null || save.result !== count) fail(`stall · ${name} · saveSessions: ${save.error?.message ?? `resolved ${save.result}`}`)
+      if (save.error !== null || save.result !== count)
+        fail(`stall · ${name} · saveSessions: ${save.error?.message ?? `resolved ${save.result}`}`)
       const stored = await db.storedVersions(sessionIds)
       const wrong = sessionIds.filter((id) => stored.get(id) !== version).length
       if (wrong > 0) fail(`stall · ${name} · saveSessions: ${wrong} stored versions differ from the versions saved`)
@@ -80,11 +83,23 @@ export async function measureStalls({ adapters, db, sessions: count, rounds, pro
         map.size === count &&
         sessionIds.every((id) => {
           const session = map.get(id)
-          return session !== undefined && session.version === version && session.conversationHistory.length === sessions[0].conversationHistory.length
+          return (
+            session !== undefined &&
+            session.version === version &&
+            session.conversationHistory.length === sessions[0].conversationHistory.length
+          )
         })
       if (!right) fail(`stall · ${name} · getSessions: ${get.error?.message ?? 'wrong result'}`)
-      for (const [kind, entry] of [['save', save], ['get', get]]) {
-        figures[name][kind].push({ ms: entry.ms, maxStallMs: entry.maxStallMs, p99StallMs: entry.p99StallMs, busyMs: entry.busyMs })
+      for (const [kind, entry] of [
+        ['save', save],
+        ['get', get],
+      ]) {
+        figures[name][kind].push({
+          ms: entry.ms,
+          maxStallMs: entry.maxStallMs,
+          p99StallMs: entry.p99StallMs,
+          busyMs: entry.busyMs,
+        })
       }
     }
   }
@@ -95,6 +110,16 @@ export async function measureStalls({ adapters, db, sessions: count, rounds, pro
     busyMs: median(list.map((entry) => entry.busyMs)),
     rounds: list,
   })
-  const summary = Object.fromEntries(Object.entries(figures).map(([name, { save, get }]) => [name, { save: worst(save), get: worst(get) }]))
-  return { sessions: count, sessionBytes: serializedBytes(sessions[0]), rounds, targetMs: STALL_TARGET_MS, adapters: summary, failures, details }
+  const summary = Object.fromEntries(
+    Object.entries(figures).map(([name, { save, get }]) => [name, { save: worst(save), get: worst(get) }]),
+  )
+  return {
+    sessions: count,
+    sessionBytes: serializedBytes(sessions[0]),
+    rounds,
+    targetMs: STALL_TARGET_MS,
+    adapters: summary,
+    failures,
+    details,
+  }
 }

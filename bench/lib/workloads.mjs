@@ -79,12 +79,17 @@ const arrayLiteral = (indexes) => `${literal(`{${indexes.map(typicalId).join(','
 
 /** pgbench scripts, one per id set, each binding its set as a literal array (pgbench cannot build one). */
 function idSetScripts(name, sets) {
-  return sets.map((indexes, index) => ({ name: `${name}-${index}`, text: `${bind(GET_SESSIONS, [arrayLiteral(indexes)])};` }))
+  return sets.map((indexes, index) => ({
+    name: `${name}-${index}`,
+    text: `${bind(GET_SESSIONS, [arrayLiteral(indexes)])};`,
+  }))
 }
 
 /** The stored JSON of the first `count` typical sessions, as the adapters read it back. */
 async function storedTypicalTexts(db, count) {
-  const wanted = typicalRows().slice(0, count).map((session) => session.id)
+  const wanted = typicalRows()
+    .slice(0, count)
+    .map((session) => session.id)
   const texts = await db.storedTexts(wanted)
   return wanted.map((id) => texts.get(id))
 }
@@ -116,7 +121,9 @@ function stringifyFloor(sessions, perOp = 1) {
 const GET_LIMIT = {
   name: 'pgbench getSession',
   what: 'the same SELECT, a random id among the 2,000 per transaction',
-  scripts: () => [{ name: 'get', text: `\\set n random(0, ${TYPICAL_ROWS - 1})\n${bind(GET_SESSION, [`'bench-typical-' || :n`])};` }],
+  scripts: () => [
+    { name: 'get', text: `\\set n random(0, ${TYPICAL_ROWS - 1})\n${bind(GET_SESSION, [`'bench-typical-' || :n`])};` },
+  ],
 }
 
 const MANY_IDS_REFERENCE = {
@@ -138,7 +145,10 @@ function getTypical(concurrency) {
     },
     call: (adapter, input) => adapter.getSession(input.id),
     check: (session, input) =>
-      session !== null && session.id === input.id && session.version === input.version && session.conversationHistory.length === 3,
+      session !== null &&
+      session.id === input.id &&
+      session.version === input.version &&
+      session.conversationHistory.length === 3,
     limits: concurrency === 16 ? [GET_LIMIT, MANY_IDS_REFERENCE] : [],
     floor: {
       what: 'JSON.parse + Date revival of one stored typical session',
@@ -333,7 +343,8 @@ const getSessions = {
     if (!(sessions instanceof Map) || sessions.size !== set.ids.length) return false
     for (let index = 0; index < set.ids.length; index++) {
       const session = sessions.get(set.ids[index])
-      if (session === undefined || session.id !== set.ids[index] || session.version !== set.versions[index]) return false
+      if (session === undefined || session.id !== set.ids[index] || session.version !== set.versions[index])
+        return false
     }
     return true
   },
@@ -394,7 +405,12 @@ const listSessions = {
     what: 'JSON.parse of the 100 summaries as JSON text, and a Date for each',
     async prepare(db, state) {
       const text = JSON.stringify(
-        state.expected.map(({ id, updatedMs }) => ({ id, state: 'active', updatedAt: new Date(updatedMs).toISOString(), agentCount: 2 })),
+        state.expected.map(({ id, updatedMs }) => ({
+          id,
+          state: 'active',
+          updatedAt: new Date(updatedMs).toISOString(),
+          agentCount: 2,
+        })),
       )
       return () => {
         const summaries = JSON.parse(text)

@@ -81,7 +81,11 @@ export function readElf(file) {
 }
 
 /** `[2, 17]` from `GLIBC_2.17`. */
-const parts = (version) => version.replace(/^GLIBC_/, '').split('.').map(Number)
+const parts = (version) =>
+  version
+    .replace(/^GLIBC_/, '')
+    .split('.')
+    .map(Number)
 
 /** Compares two GLIBC_x.y[.z] versions like sort(1) -V. */
 export function compareGlibc(a, b) {
@@ -95,6 +99,8 @@ export function compareGlibc(a, b) {
 
 /** Every GLIBC_* version the file requires, oldest first. */
 export function glibcVersions(elf) {
-  const all = Object.values(elf.versions).flat().filter((name) => /^GLIBC_\d/.test(name))
+  const all = Object.values(elf.versions)
+    .flat()
+    .filter((name) => /^GLIBC_\d/.test(name))
   return [...new Set(all)].sort(compareGlibc)
 }

@@ -24,7 +24,8 @@ export function pythonTools(name, requirements, log = (line) => process.stderr.w
   const wanted = `${requirements.join('\n')}\n`
   if (fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === wanted) return bin
   const python = ['python3', 'python'].find((candidate) => run(candidate, ['--version']).status === 0)
-  if (python === undefined) throw new Error(`needs Python 3 (python3 or python on PATH) to install ${requirements.join(', ')} from PyPI`)
+  if (python === undefined)
+    throw new Error(`needs Python 3 (python3 or python on PATH) to install ${requirements.join(', ')} from PyPI`)
   log(`installing ${requirements.join(' ')} into ${path.relative(root, venv)}`)
   fs.rmSync(venv, { recursive: true, force: true })
   const pip = path.join(bin, windows ? 'python.exe' : 'python')
@@ -35,7 +36,9 @@ export function pythonTools(name, requirements, log = (line) => process.stderr.w
     const result = run(file, args, { stdio: 'inherit' })
     if (result.status !== 0) {
       fs.rmSync(venv, { recursive: true, force: true })
-      throw new Error(`\`${[path.basename(file), ...args].join(' ')}\` failed (${result.error?.message ?? `exit ${result.status}`})`)
+      throw new Error(
+        `\`${[path.basename(file), ...args].join(' ')}\` failed (${result.error?.message ?? `exit ${result.status}`})`,
+      )
     }
   }
   fs.writeFileSync(stamp, wanted)

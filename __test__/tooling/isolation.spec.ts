@@ -18,11 +18,11 @@ import {
   freePort,
   startThrowaway,
   type Throwaway,
-} from '../scripts/postgres.mjs'
-import { contractConfig, dropTables, sql } from './helpers.js'
+} from '../../scripts/postgres.mjs'
+import { dropTables, sql, testServer } from '../helpers.js'
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
-const server = contractConfig()
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
+const server = testServer()
 const PASSWORD_MARK = 'Pw-never-printed-7f3a'
 
 /** This process' environment without any connection setting or run marker, plus `extra`. */
@@ -57,7 +57,11 @@ interface Run {
 }
 
 /** Runs `node scripts/with-database.mjs ...args`; `whenCreated` sees the child once the run's database exists. */
-function runner(args: string[], env: Record<string, string>, whenCreated?: (child: ReturnType<typeof spawn>, database: string) => void): Promise<Run> {
+function runner(
+  args: string[],
+  env: Record<string, string>,
+  whenCreated?: (child: ReturnType<typeof spawn>, database: string) => void,
+): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['scripts/with-database.mjs', ...args], { cwd: root, env })
     let stdout = ''
@@ -83,7 +87,7 @@ function runner(args: string[], env: Record<string, string>, whenCreated?: (chil
 
 /** A plain client on `database` of the test server. */
 async function on<T>(database: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ host: server.host as string, port: server.port as number, user: server.user, password: server.password, database })
+  const client = new pg.Client({ ...server, database })
   await client.connect()
   try {
     return await work(client)
@@ -93,21 +97,24 @@ async function on<T>(database: string, work: (client: pg.Client) => Promise<T>):
 }
 
 const databaseExists = (name: string) =>
-  on('postgres', async (client) => (await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount === 1)
+  on(
+    'postgres',
+    async (client) => (await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount === 1,
+  )
 
 /** The server of this run, as a user would configure it, on `database`. */
 function configured(database: string, style: 'PG' | 'POSTGRES' | 'URL') {
   if (style === 'URL') {
-    const url = `postgres://${encodeURIComponent(server.user as string)}:${encodeURIComponent(server.password as string)}@${server.host}:${server.port}/${database}`
+    const url = `postgres://${encodeURIComponent(server.user)}:${encodeURIComponent(server.password)}@${server.host}:${server.port}/${database}`
     return { DATABASE_URL: url }
   }
   const prefix = style === 'PG' ? 'PG' : 'POSTGRES_'
   return {
-    [`${prefix}HOST`]: String(server.host),
+    [`${prefix}HOST`]: server.host,
     [`${prefix}PORT`]: String(server.port),
     [style === 'PG' ? 'PGDATABASE' : 'POSTGRES_DB']: database,
-    [`${prefix}USER`]: String(server.user),
-    [`${prefix}PASSWORD`]: String(server.password),
+    [`${prefix}USER`]: server.user,
+    [`${prefix}PASSWORD`]: server.password,
   }
 }
 
@@ -136,14 +143,27 @@ const userRows = () =>
     sessions: (await client.query('SELECT id, data FROM sessions')).rows,
     keyValue: (await client.query('SELECT key, value FROM key_value')).rows,
   }))
-const untouched = { sessions: [{ id: 'users-own-session', data: { mine: true } }], keyValue: [{ key: 'users-own-key', value: 42 }] }
+const untouched = {
+  sessions: [{ id: 'users-own-session', data: { mine: true } }],
+  keyValue: [{ key: 'users-own-key', value: 42 }],
+}
 
 describe('npm test runs in a database of its own', () => {
   it.each(['PG', 'URL'] as const)(
-    'the contract suite run against a server configured with %s drops tables only in the run\'s database, which is gone afterwards',
+    "the contract suite run against a server configured with %s drops tables only in the run's database, which is gone afterwards",
     async (style) => {
-      const jest = ['node', '--experimental-vm-modules', 'node_modules/jest/bin/jest.js', '-c', '__test__/jest.config.js', '--runInBand']
-      const run = await runner([...jest, '__test__/contract.spec.ts', '--testNamePattern=initialize.resolves'], cleanEnv(configured(userDatabase, style)))
+      const jest = [
+        'node',
+        '--experimental-vm-modules',
+        'node_modules/jest/bin/jest.js',
+        '-c',
+        '__test__/jest.config.js',
+        '--runInBand',
+      ]
+      const run = await runner(
+        [...jest, '__test__/contract.spec.ts', '--testNamePattern=initialize.resolves'],
+        cleanEnv(configured(userDatabase, style)),
+      )
       expect(run.stderr).toMatch(/Tests:.*\b1 passed, 48 total/)
       expect(run.code).toBe(0)
       expect(run.database).toMatch(/^smalltalk_test_/)
@@ -153,9 +173,11 @@ describe('npm test runs in a database of its own', () => {
     120_000,
   )
 
-  it('the run\'s database is named to the command, and dropped when the command fails', async () => {
+  it("the run's database is named to the command, and dropped when the command fails", async () => {
     const run = await runner(
-      nodeScript('console.log(JSON.stringify([process.env.PGDATABASE, process.env.POSTGRES_DB, process.env.SMALLTALK_TEST_DATABASE])); process.exit(7)'),
+      nodeScript(
+        'console.log(JSON.stringify([process.env.PGDATABASE, process.env.POSTGRES_DB, process.env.SMALLTALK_TEST_DATABASE])); process.exit(7)',
+      ),
       cleanEnv(configured(userDatabase, 'POSTGRES')),
     )
     expect(run.code).toBe(7)
@@ -169,14 +191,18 @@ describe('npm test runs in a database of its own', () => {
   signals([
     ['SIGTERM', 143],
     ['SIGINT', 130],
-  ] as const)('on %s the command is stopped and the run\'s database dropped', async (signal, status) => {
+  ] as const)("on %s the command is stopped and the run's database dropped", async (signal, status) => {
     let seenAlive = false
-    const run = await runner(nodeScript('setInterval(() => {}, 1000)'), cleanEnv(configured(userDatabase, 'PG')), (child, database) => {
-      databaseExists(database).then((exists) => {
-        seenAlive = exists
-        child.kill(signal)
-      })
-    })
+    const run = await runner(
+      nodeScript('setInterval(() => {}, 1000)'),
+      cleanEnv(configured(userDatabase, 'PG')),
+      (child, database) => {
+        databaseExists(database).then((exists) => {
+          seenAlive = exists
+          child.kill(signal)
+        })
+      },
+    )
     expect(seenAlive).toBe(true)
     expect(run.code).toBe(status)
     expect(await databaseExists(run.database as string)).toBe(false)
@@ -196,7 +222,7 @@ describe('npm test runs in a database of its own', () => {
   })
 })
 
-describe('the suites\' table drops refuse a database the run did not create', () => {
+describe("the suites' table drops refuse a database the run did not create", () => {
   const saved = { ...process.env }
   afterEach(() => {
     for (const key of ['POSTGRES_DB', TEST_DATABASE_VARIABLE]) {
@@ -213,14 +239,14 @@ describe('the suites\' table drops refuse a database the run did not create', ()
     expect(await userRows()).toEqual(untouched)
   })
 
-  it('naming your database as the run\'s by hand is not enough: it lacks the mark a run puts on its own', async () => {
+  it("naming your database as the run's by hand is not enough: it lacks the mark a run puts on its own", async () => {
     process.env.POSTGRES_DB = userDatabase
     process.env[TEST_DATABASE_VARIABLE] = userDatabase
     await expect(dropTables()).rejects.toThrow('it does not carry the mark of a database made for a test run')
     expect(await userRows()).toEqual(untouched)
   })
 
-  it('another run\'s marker does not open this database either', async () => {
+  it("another run's marker does not open this database either", async () => {
     process.env.POSTGRES_DB = userDatabase
     process.env[TEST_DATABASE_VARIABLE] = 'smalltalk_test_0000000000'
     await expect(dropTables()).rejects.toThrow(`this run's own database is "smalltalk_test_0000000000"`)
@@ -230,32 +256,49 @@ describe('the suites\' table drops refuse a database the run did not create', ()
 
 describe('a configured server is used or reported, never replaced by a throwaway', () => {
   it.each([
-    ['DATABASE_URL', async () => ({ DATABASE_URL: `postgres://someone:${PASSWORD_MARK}@127.0.0.1:${await freePort()}/app` })],
+    [
+      'DATABASE_URL',
+      async () => ({ DATABASE_URL: `postgres://someone:${PASSWORD_MARK}@127.0.0.1:${await freePort()}/app` }),
+    ],
     ['PGHOST', async () => ({ PGHOST: 'no-such-host.invalid', PGPASSWORD: PASSWORD_MARK })],
     ['POSTGRES_PORT', async () => ({ POSTGRES_PORT: String(await freePort()), POSTGRES_PASSWORD: PASSWORD_MARK })],
-  ] as const)('%s naming a server that does not answer fails naming host:port, without the password', async (_name, make) => {
-    const env = await make()
-    const expected =
-      'DATABASE_URL' in env ? new URL(env.DATABASE_URL).host : 'PGHOST' in env ? `${env.PGHOST}:5432` : `localhost:${env.POSTGRES_PORT}`
-    for (const mode of [[], ['--default-database', 'smalltalk']]) {
-      const run = await runner([...mode, ...nodeScript('console.log("the command ran")')], cleanEnv(env))
-      expect(run.code).toBe(1)
-      expect(run.stdout).toBe('')
-      expect(run.stderr).toContain(`does not answer at ${expected}`)
-      expect(run.stderr).not.toContain('throwaway PostgreSQL')
-      expect(run.stderr).not.toContain(PASSWORD_MARK)
-    }
-  }, 60_000)
+  ] as const)(
+    '%s naming a server that does not answer fails naming host:port, without the password',
+    async (_name, make) => {
+      const env = await make()
+      const expected =
+        'DATABASE_URL' in env
+          ? new URL(env.DATABASE_URL).host
+          : 'PGHOST' in env
+            ? `${env.PGHOST}:5432`
+            : `localhost:${env.POSTGRES_PORT}`
+      for (const mode of [[], ['--default-database', 'smalltalk']]) {
+        const run = await runner([...mode, ...nodeScript('console.log("the command ran")')], cleanEnv(env))
+        expect(run.code).toBe(1)
+        expect(run.stdout).toBe('')
+        expect(run.stderr).toContain(`does not answer at ${expected}`)
+        expect(run.stderr).not.toContain('throwaway PostgreSQL')
+        expect(run.stderr).not.toContain(PASSWORD_MARK)
+      }
+    },
+    60_000,
+  )
 
   it('npm start passes DATABASE_URL through exactly; npm test changes only its database', async () => {
     const url = `${configured(userDatabase, 'URL').DATABASE_URL}?sslmode=disable&application_name=passed-through`
-    const print = nodeScript('console.log(JSON.stringify([process.env.DATABASE_URL, process.env.PGSSLMODE, process.env.PGDATABASE]))')
+    const print = nodeScript(
+      'console.log(JSON.stringify([process.env.DATABASE_URL, process.env.PGSSLMODE, process.env.PGDATABASE]))',
+    )
     const demo = await runner(['--default-database', 'smalltalk', ...print], cleanEnv({ DATABASE_URL: url }))
     expect(demo.code).toBe(0)
     expect(JSON.parse(demo.stdout)).toEqual([url, 'disable', userDatabase])
     const test = await runner(print, cleanEnv({ DATABASE_URL: url }))
     expect(test.code).toBe(0)
-    expect(JSON.parse(test.stdout)).toEqual([url.replace(`/${userDatabase}?`, `/${test.database}?`), 'disable', test.database])
+    expect(JSON.parse(test.stdout)).toEqual([
+      url.replace(`/${userDatabase}?`, `/${test.database}?`),
+      'disable',
+      test.database,
+    ])
     expect(await userRows()).toEqual(untouched)
   })
 })
@@ -264,28 +307,40 @@ describe('reading DATABASE_URL', () => {
   it('keeps the URL whole (several hosts, encoded password, query) and reads the first host and sslmode from it', () => {
     const url = `postgres://app:p%40ss%2Fw@db1.internal:5433,db2.internal:5434/app?sslmode=require&target_session_attrs=read-write`
     expect(configuredTarget({ DATABASE_URL: url, PGHOST: 'ignored' })).toEqual({
-      host: 'db1.internal', port: 5433, database: 'app', user: 'app', password: 'p@ss/w', sslmode: 'require', url,
+      host: 'db1.internal',
+      port: 5433,
+      database: 'app',
+      user: 'app',
+      password: 'p@ss/w',
+      sslmode: 'require',
+      url,
     })
-    expect(configuredTarget({ DATABASE_URL: 'postgresql://app@db', PGSSLMODE: 'verify-full' }, 'smalltalk')).toMatchObject({
-      database: 'smalltalk', sslmode: 'verify-full', url: 'postgresql://app@db/smalltalk',
+    expect(
+      configuredTarget({ DATABASE_URL: 'postgresql://app@db', PGSSLMODE: 'verify-full' }, 'smalltalk'),
+    ).toMatchObject({
+      database: 'smalltalk',
+      sslmode: 'verify-full',
+      url: 'postgresql://app@db/smalltalk',
     })
   })
 
-  it.each(['postgres://app:hunter2/x@db/app', 'postgres://app:hunter2@db:99999/app', 'postgres://app:%E0%A4%A@db/app', 'mysql://app:hunter2@db/app'])(
-    'a malformed URL is refused without quoting it (%s)',
-    (url) => {
-      const error = (() => {
-        try {
-          configuredTarget({ DATABASE_URL: url })
-        } catch (caught) {
-          return caught as Error
-        }
-        throw new Error('accepted')
-      })()
-      expect(error.message).toMatch(/^DATABASE_URL /)
-      expect(`${error.message} ${error.stack}`).not.toContain('hunter2')
-    },
-  )
+  it.each([
+    'postgres://app:hunter2/x@db/app',
+    'postgres://app:hunter2@db:99999/app',
+    'postgres://app:%E0%A4%A@db/app',
+    'mysql://app:hunter2@db/app',
+  ])('a malformed URL is refused without quoting it (%s)', (url) => {
+    const error = (() => {
+      try {
+        configuredTarget({ DATABASE_URL: url })
+      } catch (caught) {
+        return caught as Error
+      }
+      throw new Error('accepted')
+    })()
+    expect(error.message).toMatch(/^DATABASE_URL /)
+    expect(`${error.message} ${error.stack}`).not.toContain('hunter2')
+  })
 })
 
 describe('DATABASE_URL with ?sslmode=require: the run is encrypted', () => {
@@ -294,8 +349,27 @@ describe('DATABASE_URL with ?sslmode=require: the run is encrypted', () => {
 
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'smalltalk-isolation-tls-'))
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'server.key',
-      '-out', 'server.crt', '-days', '2', '-subj', '/CN=localhost'], { cwd: dir, stdio: 'pipe' })
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        'server.key',
+        '-out',
+        'server.crt',
+        '-days',
+        '2',
+        '-subj',
+        '/CN=localhost',
+      ],
+      { cwd: dir, stdio: 'pipe' },
+    )
     tls = await startThrowaway({
       database: 'postgres',
       password: PASSWORD_MARK,
@@ -303,7 +377,11 @@ describe('DATABASE_URL with ?sslmode=require: the run is encrypted', () => {
         'server.crt': fs.readFileSync(path.join(dir, 'server.crt'), 'utf8'),
         'server.key': fs.readFileSync(path.join(dir, 'server.key'), 'utf8'),
       },
-      settings: (dataDir: string) => ({ ssl: 'on', ssl_cert_file: path.join(dataDir, 'server.crt'), ssl_key_file: path.join(dataDir, 'server.key') }),
+      settings: (dataDir: string) => ({
+        ssl: 'on',
+        ssl_cert_file: path.join(dataDir, 'server.crt'),
+        ssl_key_file: path.join(dataDir, 'server.key'),
+      }),
     })
   }, 60_000)
 
@@ -312,7 +390,7 @@ describe('DATABASE_URL with ?sslmode=require: the run is encrypted', () => {
     fs.rmSync(dir, { recursive: true, force: true })
   })
 
-  it('the suites\' adapter, configured from POSTGRES_* as contractConfig() does, connects with TLS', async () => {
+  it("the suites' adapter, configured from POSTGRES_* as contractConfig() does, connects with TLS", async () => {
     // What a spec does: POSTGRES_* as explicit settings, the rest (sslmode) from the PG* environment.
     const check = `
       const { PostgresStorageAdapter } = require(${JSON.stringify(path.join(root, 'index.js'))})

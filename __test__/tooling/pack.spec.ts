@@ -10,12 +10,16 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 const require = createRequire(import.meta.url)
-const { platformName, detectLibc } = require('../lib/load-native.js')
+const { platformName, detectLibc } = require('../../lib/load-native.js')
 const manifest = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'))
 const name: string = manifest.name
-const host: string = platformName(process.platform, process.arch, process.platform === 'linux' ? detectLibc() : undefined)
+const host: string = platformName(
+  process.platform,
+  process.arch,
+  process.platform === 'linux' ? detectLibc() : undefined,
+)
 const platformPackage = `${name}-${host}`
 const binary = `${manifest.napi.binaryName}.${host}.node`
 
@@ -44,7 +48,9 @@ const windows = process.platform === 'win32'
 const RUST_TOOLS = ['cargo', 'rustc', 'rustup']
 
 function hasRustTool(dir: string): boolean {
-  return RUST_TOOLS.some((tool) => [tool, `${tool}.exe`, `${tool}.cmd`].some((file) => fs.existsSync(path.join(dir, file))))
+  return RUST_TOOLS.some((tool) =>
+    [tool, `${tool}.exe`, `${tool}.cmd`].some((file) => fs.existsSync(path.join(dir, file))),
+  )
 }
 
 const pathKey = Object.keys(process.env).find((key) => key.toUpperCase() === 'PATH') ?? 'PATH'
@@ -90,7 +96,9 @@ function node(args: string[], cwd: string): SpawnSyncReturns<string> {
 
 function ok(result: SpawnSyncReturns<string>, what: string): string {
   if (result.error || result.status !== 0) {
-    throw new Error(`${what} failed (${result.error?.message ?? `exit ${result.status}`}):\n${result.stdout}\n${result.stderr}`)
+    throw new Error(
+      `${what} failed (${result.error?.message ?? `exit ${result.status}`}):\n${result.stdout}\n${result.stderr}`,
+    )
   }
   return result.stdout
 }
@@ -98,7 +106,10 @@ function ok(result: SpawnSyncReturns<string>, what: string): string {
 /** `npm pack` of a directory into `destination`; the tarball's path and its file list. */
 function pack(dir: string, destination: string): { tarball: string; files: string[] } {
   const [report] = JSON.parse(ok(npm(['pack', '--json', '--pack-destination', destination], dir), `npm pack ${dir}`))
-  return { tarball: path.join(destination, report.filename), files: report.files.map((file: { path: string }) => file.path).sort() }
+  return {
+    tarball: path.join(destination, report.filename),
+    files: report.files.map((file: { path: string }) => file.path).sort(),
+  }
 }
 
 // --- the scripts run inside the installed project -------------------------------------------------
@@ -368,7 +379,10 @@ beforeAll(() => {
 
   app = path.join(work, 'app')
   fs.mkdirSync(app)
-  fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'pack-test-app', version: '1.0.0', private: true }))
+  fs.writeFileSync(
+    path.join(app, 'package.json'),
+    JSON.stringify({ name: 'pack-test-app', version: '1.0.0', private: true }),
+  )
   ok(npm(['install', mainPack.tarball, platformPack.tarball, '--no-audit', '--no-fund'], app), 'npm install')
   fs.writeFileSync(path.join(app, 'check.cjs'), CJS_CHECK)
   fs.writeFileSync(path.join(app, 'check.mjs'), ESM_CHECK)
@@ -438,7 +452,12 @@ it('require() works in the installed project and saves and reads a session', () 
   expect(output.exports).toEqual(PUBLIC_EXPORTS)
   expect(output.entry).toBe(path.join(fs.realpathSync(app), 'node_modules', ...name.split('/'), 'index.js'))
   expect(path.basename(output.binding)).toBe(binary)
-  expect(output.read).toEqual({ id: sessionId, version: 1, sharedContext: { from: 'pack test' }, updatedAtIsDate: true })
+  expect(output.read).toEqual({
+    id: sessionId,
+    version: 1,
+    sharedContext: { from: 'pack test' },
+    updatedAtIsDate: true,
+  })
 })
 
 it('import works in the installed project: same exports, reads that session, conflicts, saves, deletes', () => {
@@ -451,21 +470,29 @@ it('import works in the installed project: same exports, reads that session, con
   expect(output.deleted).toBe(true)
 })
 
-it.each(Object.keys(RESOLUTIONS))('tsc --strict type-checks SmallTalk-style usage (moduleResolution %s)', (resolution) => {
-  const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc')
-  const result = node([tsc, '-p', `tsconfig.${resolution}.json`], app)
-  expect(result.stdout + result.stderr).toBe('')
-  expect(result.status).toBe(0)
-}, 90_000)
+it.each(Object.keys(RESOLUTIONS))(
+  'tsc --strict type-checks SmallTalk-style usage (moduleResolution %s)',
+  (resolution) => {
+    const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc')
+    const result = node([tsc, '-p', `tsconfig.${resolution}.json`], app)
+    expect(result.stdout + result.stderr).toBe('')
+    expect(result.status).toBe(0)
+  },
+  90_000,
+)
 
 it.each(Object.keys(FIXTURE_RESOLUTIONS))(
   'tsc --strict type-checks the SmallTalk fixture against the installed package (moduleResolution %s)',
   (resolution) => {
-    expect(FIXTURE_FILES).toEqual(expect.arrayContaining(['assignability.ts', 'contract.ts', 'SessionManager.ts', 'types.ts']))
+    expect(FIXTURE_FILES).toEqual(
+      expect.arrayContaining(['assignability.ts', 'contract.ts', 'SessionManager.ts', 'types.ts']),
+    )
     const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc')
     const result = node([tsc, '-p', `tsconfig.smalltalk-${resolution}.json`, '--listFilesOnly'], app)
     const checked = result.stdout.split(/\r?\n/).filter((file) => /smalltalk-(esm|cjs)[\\/]/.test(file))
-    expect(checked).toHaveLength(FIXTURE_RESOLUTIONS[resolution as FixtureResolution].dirs.length * (FIXTURE_FILES.length + 1))
+    expect(checked).toHaveLength(
+      FIXTURE_RESOLUTIONS[resolution as FixtureResolution].dirs.length * (FIXTURE_FILES.length + 1),
+    )
     expect(result.stdout).toMatch(/postgres-storage[\\/]index\.d\.mts/)
     const typed = node([tsc, '-p', `tsconfig.smalltalk-${resolution}.json`], app)
     expect(typed.stdout + typed.stderr).toBe('')
@@ -485,7 +512,9 @@ it('without the platform package, require and import fail naming the platform, t
     for (const result of [required, imported]) {
       expect(result.status).toBe(3)
       const { message, cause } = JSON.parse(result.stdout)
-      expect(message).toContain(`no native binary could be loaded for this machine: ${process.platform} ${process.arch}`)
+      expect(message).toContain(
+        `no native binary could be loaded for this machine: ${process.platform} ${process.arch}`,
+      )
       expect(message).toContain(platformPackage)
       expect(message).toContain('--omit=optional')
       expect(message).toContain('npm run build')

@@ -5,8 +5,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-const testDir = path.dirname(fileURLToPath(import.meta.url))
-const root = path.resolve(testDir, '..')
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
+const testDir = path.join(root, '__test__')
 const scripts: Record<string, string> = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).scripts
 
 /** The scripts `name` runs, itself included, following `npm run <script>`. */
@@ -23,7 +23,8 @@ function imports(file: string, seen = new Set<string>()): Set<string> {
   if (seen.has(file)) return seen
   seen.add(file)
   const text = fs.readFileSync(path.join(root, file), 'utf8')
-  for (const found of text.matchAll(/from '(\.{1,2}\/[^']+\.mjs)'/g)) imports(path.join(path.dirname(file), found[1]), seen)
+  for (const found of text.matchAll(/from '(\.{1,2}\/[^']+\.mjs)'/g))
+    imports(path.join(path.dirname(file), found[1]), seen)
   return seen
 }
 
@@ -32,12 +33,20 @@ const PYTHON_TOOLS = /python|pip |actionlint|zig|build-target|scripts[\\/]lib[\\
 it('npm test reaches no Python tool: not through its scripts, nor through the files they run', () => {
   const commands = [...reachable('test')].map((name) => scripts[name])
   for (const command of commands) expect(command).not.toMatch(PYTHON_TOOLS)
-  const files = commands.flatMap((command) => [...command.matchAll(/node (?:--[\w-]+ )*(scripts\/[\w./-]+\.mjs)/g)].map((found) => found[1]))
-  expect(files).toEqual(expect.arrayContaining(['scripts/ensure-built.mjs', 'scripts/with-database.mjs', 'scripts/link-self.mjs']))
+  const files = commands.flatMap((command) =>
+    [...command.matchAll(/node (?:--[\w-]+ )*(scripts\/[\w./-]+\.mjs)/g)].map((found) => found[1]),
+  )
+  expect(files).toEqual(
+    expect.arrayContaining(['scripts/ensure-built.mjs', 'scripts/with-database.mjs', 'scripts/link-self.mjs']),
+  )
   for (const file of files) for (const imported of imports(file)) expect(imported).not.toMatch(PYTHON_TOOLS)
   // Nor do the suites themselves spawn one.
-  for (const spec of fs.readdirSync(testDir).filter((name) => name.endsWith('.ts') && name !== 'npm-scripts.spec.ts')) {
-    expect({ spec, python: /python|actionlint|pip install/.test(fs.readFileSync(path.join(testDir, spec), 'utf8')) }).toEqual({ spec, python: false })
+  const specs = fs.readdirSync(testDir, { recursive: true, encoding: 'utf8' })
+  for (const spec of specs.filter((name) => name.endsWith('.ts') && path.basename(name) !== 'npm-scripts.spec.ts')) {
+    expect({
+      spec,
+      python: /python|actionlint|pip install/.test(fs.readFileSync(path.join(testDir, spec), 'utf8')),
+    }).toEqual({ spec, python: false })
   }
 })
 

@@ -4,7 +4,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { checkBinary, describe as describeCheck } from '../scripts/check-libc.mjs'
+import { checkBinary, describe as describeCheck } from '../../scripts/check-libc.mjs'
 
 interface Symbols {
   imports?: string[]
@@ -90,7 +90,15 @@ function elf(needed: string[], versions: Record<string, string[]>, machine = 0x3
     entry.writeUInt32LE(info, 44)
     return entry
   }
-  return Buffer.concat([header, ...body, Buffer.alloc(64), section(3, 0), section(6, 1), section(0x6ffffffe, 2, libraries.length), section(11, 3)])
+  return Buffer.concat([
+    header,
+    ...body,
+    Buffer.alloc(64),
+    section(3, 0),
+    section(6, 1),
+    section(0x6ffffffe, 2, libraries.length),
+    section(11, 3),
+  ])
 }
 
 let dir: string
@@ -107,15 +115,29 @@ afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
 const GLIBC_LIBS = ['libm.so.6', 'libc.so.6', 'ld-linux-x86-64.so.2']
 
 it('a gnu binary whose newest symbol is GLIBC_2.17 passes, versions compared as numbers (2.2.5 < 2.17)', () => {
-  const file = write('floor-linux-x64-gnu.node', elf(GLIBC_LIBS, { 'libc.so.6': ['GLIBC_2.17', 'GLIBC_2.2.5', 'GLIBC_2.14'], 'libm.so.6': ['GLIBC_2.2.5'] }))
+  const file = write(
+    'floor-linux-x64-gnu.node',
+    elf(GLIBC_LIBS, { 'libc.so.6': ['GLIBC_2.17', 'GLIBC_2.2.5', 'GLIBC_2.14'], 'libm.so.6': ['GLIBC_2.2.5'] }),
+  )
   const result = checkBinary(file, { crossCheck: false })
-  expect(result).toMatchObject({ kind: 'gnu', machine: 'x86_64', newest: 'GLIBC_2.17', versions: ['GLIBC_2.2.5', 'GLIBC_2.14', 'GLIBC_2.17'], problems: [] })
+  expect(result).toMatchObject({
+    kind: 'gnu',
+    machine: 'x86_64',
+    newest: 'GLIBC_2.17',
+    versions: ['GLIBC_2.2.5', 'GLIBC_2.14', 'GLIBC_2.17'],
+    problems: [],
+  })
   expect(result.needed).toEqual(GLIBC_LIBS)
-  expect(describeCheck(result)).toMatch(/floor-linux-x64-gnu\.node: x86_64, 0\.00 MB, glibc, newest symbol GLIBC_2\.17: ok$/)
+  expect(describeCheck(result)).toMatch(
+    /floor-linux-x64-gnu\.node: x86_64, 0\.00 MB, glibc, newest symbol GLIBC_2\.17: ok$/,
+  )
 })
 
-it('a gnu binary needing GLIBC_2.34 (the host toolchain\'s) fails, naming every version above the floor', () => {
-  const file = write('host-linux-x64-gnu.node', elf(GLIBC_LIBS, { 'libc.so.6': ['GLIBC_2.2.5', 'GLIBC_2.18', 'GLIBC_2.34'] }))
+it("a gnu binary needing GLIBC_2.34 (the host toolchain's) fails, naming every version above the floor", () => {
+  const file = write(
+    'host-linux-x64-gnu.node',
+    elf(GLIBC_LIBS, { 'libc.so.6': ['GLIBC_2.2.5', 'GLIBC_2.18', 'GLIBC_2.34'] }),
+  )
   const result = checkBinary(file, { crossCheck: false })
   expect(result.newest).toBe('GLIBC_2.34')
   expect(result.problems).toEqual(['requires GLIBC_2.18, GLIBC_2.34, above the floor GLIBC_2.17'])
@@ -141,17 +163,37 @@ it('a gnu name on a binary that requires nothing of glibc fails rather than pass
     'does not link glibc (needs libc.so)',
     'requires no GLIBC symbol version at all: not a glibc build, or unreadable',
   ])
-  expect(() => checkBinary(write('text-linux-x64-gnu.node', Buffer.from('not an ELF file at all, just text here....................................')))).toThrow('is not an ELF file')
+  expect(() =>
+    checkBinary(
+      write(
+        'text-linux-x64-gnu.node',
+        Buffer.from('not an ELF file at all, just text here....................................'),
+      ),
+    ),
+  ).toThrow('is not an ELF file')
 })
 
-it('a musl binary\'s libc imports must all be defined by a musl libc.so; Node-API and weak imports are not libc\'s to give', () => {
+it("a musl binary's libc imports must all be defined by a musl libc.so; Node-API and weak imports are not libc's to give", () => {
   const libc = write('libc.so', elf([], {}, 0x3e, { exports: ['memcpy', 'malloc', 'getaddrinfo'] }))
   const binary = (name: string, imports: string[]) =>
-    write(name, elf(['libc.so'], {}, 0x3e, { imports, weakImports: ['__cxa_thread_atexit_impl'], exports: ['napi_register_module_v1'] }))
-  const good = checkBinary(binary('good-linux-x64-musl.node', ['memcpy', 'malloc', 'napi_create_string_utf8', 'uv_default_loop']), { crossCheck: false, muslLibc: libc })
+    write(
+      name,
+      elf(['libc.so'], {}, 0x3e, {
+        imports,
+        weakImports: ['__cxa_thread_atexit_impl'],
+        exports: ['napi_register_module_v1'],
+      }),
+    )
+  const good = checkBinary(
+    binary('good-linux-x64-musl.node', ['memcpy', 'malloc', 'napi_create_string_utf8', 'uv_default_loop']),
+    { crossCheck: false, muslLibc: libc },
+  )
   expect(good.problems).toEqual([])
   expect(good.musl).toEqual({ libc, imports: 2, missing: [] })
   expect(describeCheck(good)).toContain(`all 2 libc imports defined by ${libc}`)
-  const glibcOnly = checkBinary(binary('glibc-only-linux-x64-musl.node', ['memcpy', 'gnu_get_libc_version', '__res_init']), { crossCheck: false, muslLibc: libc })
+  const glibcOnly = checkBinary(
+    binary('glibc-only-linux-x64-musl.node', ['memcpy', 'gnu_get_libc_version', '__res_init']),
+    { crossCheck: false, muslLibc: libc },
+  )
   expect(glibcOnly.problems).toEqual([`imports gnu_get_libc_version, __res_init, which ${libc} does not define`])
 })

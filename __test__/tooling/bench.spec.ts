@@ -5,18 +5,19 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-// @ts-expect-error: plain ESM modules without type declarations
-import { runFloor, runRound } from '../bench/lib/measure.mjs'
-// @ts-expect-error: plain ESM modules without type declarations
-import { WORKLOADS } from '../bench/lib/workloads.mjs'
-// @ts-expect-error: plain ESM modules without type declarations
-import { walkIterator } from '../bench/lib/scale.mjs'
-// @ts-expect-error: plain ESM modules without type declarations
-import { bind } from '../bench/lib/sql.mjs'
+import { runFloor, runRound } from '../../bench/lib/measure.mjs'
+import { WORKLOADS } from '../../bench/lib/workloads.mjs'
+import { walkIterator } from '../../bench/lib/scale.mjs'
+import { bind } from '../../bench/lib/sql.mjs'
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 const ADAPTERS = ['native', 'native coalesce-off', 'pg', 'postgres.js']
-const workload = (key: string) => WORKLOADS.find((candidate: { key: string }) => candidate.key === key)
+function workload(key: string) {
+  const found = WORKLOADS.find((candidate: { key: string }) => candidate.key === key)
+  if (found === undefined)
+    throw new Error(`the results name a workload bench/lib/workloads.mjs does not define: ${key}`)
+  return found
+}
 const finite = (value: unknown) => typeof value === 'number' && Number.isFinite(value)
 
 it('`npm run bench -- --quick --scale` runs every workload, limit, floor and section, and verifies every operation', () => {
@@ -32,34 +33,43 @@ it('`npm run bench -- --quick --scale` runs every workload, limit, floor and sec
     if (run.status !== 0) throw new Error(`bench exited with ${run.status}\n${run.stderr}\n${run.stdout}`)
 
     const results = JSON.parse(fs.readFileSync(output, 'utf8'))
-    expect(results.workloads.map((entry: { key: string }) => entry.key)).toEqual(WORKLOADS.map((entry: { key: string }) => entry.key))
+    expect(results.workloads.map((entry: { key: string }) => entry.key)).toEqual(
+      WORKLOADS.map((entry: { key: string }) => entry.key),
+    )
     for (const entry of results.workloads) {
       expect(Object.keys(entry.adapters).sort()).toEqual([...ADAPTERS].sort())
       for (const name of ADAPTERS) {
         const figures = entry.adapters[name]
         expect(figures.ops).toBeGreaterThan(0)
         expect(figures.rounds).toHaveLength(3)
-        for (const value of [figures.opsPerSec, figures.p50Ms, figures.p99Ms, figures.busyUsPerOp]) expect(finite(value)).toBe(true)
+        for (const value of [figures.opsPerSec, figures.p50Ms, figures.p99Ms, figures.busyUsPerOp])
+          expect(finite(value)).toBe(true)
         expect(figures.failures + figures.warmupFailures).toBe(0)
       }
       const spec = workload(entry.key)
-      expect(entry.limits.map((limit: { name: string }) => limit.name)).toEqual(spec.limits.map((limit: { name: string }) => limit.name))
+      expect(entry.limits.map((limit: { name: string }) => limit.name)).toEqual(
+        spec.limits.map((limit: { name: string }) => limit.name),
+      )
       // Where pgbench is installed (it comes with PostgreSQL's server and client packages), every limit ran.
-      if (results.options.pgbench !== null) for (const limit of entry.limits) expect(finite(limit.tps) && limit.tps > 0).toBe(true)
+      if (results.options.pgbench !== null)
+        for (const limit of entry.limits) expect(finite(limit.tps) && limit.tps > 0).toBe(true)
       if (spec.floor) expect(finite(entry.floor.usPerOp) && entry.floor.usPerOp > 0).toBe(true)
       else expect(entry.floor).toBeNull()
     }
-    expect(results.workloads.filter((entry: { limits: unknown[] }) => entry.limits.length > 0).map((entry: { key: string }) => entry.key)).toEqual([
-      'get-typical-16',
-      'save-typical-16',
-      'get-sessions-100',
-      'list-100',
-    ])
+    expect(
+      results.workloads
+        .filter((entry: { limits: unknown[] }) => entry.limits.length > 0)
+        .map((entry: { key: string }) => entry.key),
+    ).toEqual(['get-typical-16', 'save-typical-16', 'get-sessions-100', 'list-100'])
     // The limits run the adapter's own SQL: bench/lib/sql.mjs must follow src/schema.rs (LIST_ORDER).
-    expect(results.sqlMirror.map((mirror: { matches: boolean; seen: string[] }) => [mirror.matches, mirror.seen])).toEqual([[true, expect.anything()]])
+    expect(
+      results.sqlMirror.map((mirror: { matches: boolean; seen: string[] }) => [mirror.matches, mirror.seen]),
+    ).toEqual([[true, expect.anything()]])
 
     expect(Object.keys(results.stall.adapters).sort()).toEqual(['native', 'pg', 'postgres.js'])
-    for (const figures of Object.values(results.stall.adapters) as Array<Record<string, { maxStallMs: number; ms: number }>>) {
+    for (const figures of Object.values(results.stall.adapters) as Array<
+      Record<string, { maxStallMs: number; ms: number }>
+    >) {
       for (const call of [figures.save, figures.get]) expect(finite(call.maxStallMs) && call.ms > 0).toBe(true)
     }
     expect(results.staleStats.table.analyzed).toBe(false)
@@ -68,7 +78,8 @@ it('`npm run bench -- --quick --scale` runs every workload, limit, floor and sec
     expect(results.staleStats.plans.adapterCustom.nodes).toMatch(/^Limit/)
     expect(results.scale.points.map((point: { size: number }) => point.size)).toEqual([1000, 3000])
     for (const point of results.scale.points) {
-      for (const what of ['get', 'has', 'save', 'listFirst', 'getStats', 'listDeep']) expect(finite(point[what].p50Ms)).toBe(true)
+      for (const what of ['get', 'has', 'save', 'listFirst', 'getStats', 'listDeep'])
+        expect(finite(point[what].p50Ms)).toBe(true)
     }
 
     expect(results.verification.failures).toBe(0)
@@ -76,7 +87,16 @@ it('`npm run bench -- --quick --scale` runs every workload, limit, floor and sec
     expect(results.memory.failures).toBe(0)
     expect(results.memory.withinBound).toBe(true)
     const targets = results.targets.map((target: { what: string }) => target.what).join('\n')
-    for (const needle of ['native / limit', 'JS-thread µs/op / floor', 'native vs pg', 'native vs postgres.js', 'event-loop stall', 'RSS growth', 'stale statistics', 'scale:']) {
+    for (const needle of [
+      'native / limit',
+      'JS-thread µs/op / floor',
+      'native vs pg',
+      'native vs postgres.js',
+      'event-loop stall',
+      'RSS growth',
+      'stale statistics',
+      'scale:',
+    ]) {
       expect(targets).toContain(needle)
     }
     expect(JSON.stringify(results)).not.toMatch(/password/i)
@@ -85,7 +105,11 @@ it('`npm run bench -- --quick --scale` runs every workload, limit, floor and sec
     expect(run.stdout).toContain('all correct')
     expect(run.stdout).toContain('Machine:')
     // Nothing left behind: no benchmark schema, no benchmark row.
-    const left = spawnSync(process.execPath, ['-e', LEFTOVERS], { cwd: root, encoding: 'utf8', env: { ...process.env, BENCH_OUTPUT: output } })
+    const left = spawnSync(process.execPath, ['-e', LEFTOVERS], {
+      cwd: root,
+      encoding: 'utf8',
+      env: { ...process.env, BENCH_OUTPUT: output },
+    })
     expect(left.stderr).toBe('')
     expect(left.stdout.trim()).toBe('0 0')
   } finally {
@@ -112,10 +136,22 @@ it('counts a wrong result as a failed operation, the same for any adapter', asyn
   const getTypical = workload('get-typical-1')
   const state = { next: 0, ids: ['bench-typical-0'], versions: [3] }
   const session = (version: number) => ({ id: 'bench-typical-0', version, conversationHistory: [{}, {}, {}] })
-  const right = await runRound({ adapter: { getSession: async () => session(3) }, workload: getTypical, state, db: null, seconds: 0.02 })
+  const right = await runRound({
+    adapter: { getSession: async () => session(3) },
+    workload: getTypical,
+    state,
+    db: null,
+    seconds: 0.02,
+  })
   expect(right.ops).toBeGreaterThan(0)
   expect(right.failures).toBe(0)
-  const wrong = await runRound({ adapter: { getSession: async () => session(2) }, workload: getTypical, state, db: null, seconds: 0.02 })
+  const wrong = await runRound({
+    adapter: { getSession: async () => session(2) },
+    workload: getTypical,
+    state,
+    db: null,
+    seconds: 0.02,
+  })
   expect(wrong.failures).toBe(wrong.ops)
   const rejecting = await runRound({
     adapter: { getSession: async () => Promise.reject(new Error('boom')) },
@@ -130,7 +166,9 @@ it('counts a wrong result as a failed operation, the same for any adapter', asyn
 
 it('counts stored versions that differ from the saved ones after a save round', async () => {
   const saveTypical = workload('save-typical-16')
-  const sessions = Array.from({ length: 16 }, (_, worker) => [0, 1, 2, 3].map((index) => ({ id: `s-${worker}-${index}`, version: 1, createdAt: new Date(0) })))
+  const sessions = Array.from({ length: 16 }, (_, worker) =>
+    [0, 1, 2, 3].map((index) => ({ id: `s-${worker}-${index}`, version: 1, createdAt: new Date(0) })),
+  )
   const state = { sessions, versions: new Map(sessions.flat().map((entry) => [entry.id, 1])) }
   const saved: string[] = []
   const adapter = { saveSession: async (entry: { id: string }) => void saved.push(entry.id) }

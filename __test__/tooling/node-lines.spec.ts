@@ -5,10 +5,9 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-// @ts-expect-error: a plain ESM module without type declarations
-import { nodeLines } from '../scripts/lib/node-lines.mjs'
+import { nodeLines } from '../../scripts/lib/node-lines.mjs'
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 const read = (file: string) => fs.readFileSync(path.join(root, file), 'utf8')
 const manifest = JSON.parse(read('package.json'))
 const lines: string[] = nodeLines(manifest.engines.node)
@@ -30,7 +29,9 @@ it('engines names supported lines only, the active LTS among them', () => {
     expect({ line, pastEndOfLife: END_OF_LIFE[line] < today }).toEqual({ line, pastEndOfLife: false })
   }
   // Every line between the lowest and the highest claimed that is still supported is claimed too.
-  const supported = Object.keys(END_OF_LIFE).filter((line) => END_OF_LIFE[line] >= today && Number(line) >= Number(lines[0]))
+  const supported = Object.keys(END_OF_LIFE).filter(
+    (line) => END_OF_LIFE[line] >= today && Number(line) >= Number(lines[0]),
+  )
   expect(lines).toEqual(expect.arrayContaining(supported.filter((line) => Number(line) <= Number(lines.at(-1)))))
 })
 
@@ -42,7 +43,9 @@ it('reads the lines out of an engines range', () => {
 
 it('every Node matrix of the CI workflow tests exactly those lines', () => {
   const workflow = read('.github/workflows/CI.yml')
-  const matrices = [...workflow.matchAll(/^(\s+)node:\n((?:\1  - '\d+'\n)+)/gm)].map((found) => [...found[2].matchAll(/'(\d+)'/g)].map((entry) => entry[1]))
+  const matrices = [...workflow.matchAll(/^(\s+)node:\n((?:\1  - '\d+'\n)+)/gm)].map((found) =>
+    [...found[2].matchAll(/'(\d+)'/g)].map((entry) => entry[1]),
+  )
   expect(matrices.length).toBeGreaterThanOrEqual(2)
   for (const matrix of matrices) expect(matrix).toEqual(lines)
   expect(workflow).not.toMatch(/node-version: (18|20)\b/)
