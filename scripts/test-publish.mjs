@@ -215,7 +215,7 @@ try {
       fs.mkdirSync(dir, { recursive: true })
       fs.copyFileSync(path.join(root, binaryOf(target)), path.join(dir, binaryOf(target)))
     }
-    const git = (...args) => succeeds('git', ['-c', 'user.name=publish rehearsal', '-c', 'user.email=rehearsal@127.0.0.1', ...args], `git ${args[0]} in the stage`, { cwd: stage, env: baseEnv })
+    const git = (...args) => succeeds('git', ['-c', 'user.name=publish rehearsal', '-c', 'user.email=rehearsal@127.0.0.1', '-c', 'commit.gpgsign=false', ...args], `git ${args[0]} in the stage`, { cwd: stage, env: baseEnv })
     git('init', '--quiet')
     git('add', '--all')
     git('commit', '--quiet', '--message', `${name}@${version} release rehearsal`)
