@@ -27,7 +27,9 @@ function newestMtime(entry) {
   if (!stat.isDirectory()) return stat.mtimeMs
   return Math.max(0, ...fs.readdirSync(entry).map((name) => newestMtime(path.join(entry, name))))
 }
-const sourcesAt = Math.max(...['src', 'Cargo.toml', 'Cargo.lock', 'build.rs'].map((name) => newestMtime(path.join(root, name))))
+const sourcesAt = Math.max(
+  ...['src', 'Cargo.toml', 'Cargo.lock', 'build.rs'].map((name) => newestMtime(path.join(root, name))),
+)
 
 /** Why the binary cannot be reused, or null when it can. */
 function staleness(file) {
@@ -47,7 +49,11 @@ for (const platform of LINUX_PLATFORMS) {
   }
   log(`${platform}: ${why}: npm run build:${platform}`)
   const started = Date.now()
-  const result = spawnSync('npm', ['run', `build:${platform}`], { cwd: root, stdio: 'inherit', shell: process.platform === 'win32' })
+  const result = spawnSync('npm', ['run', `build:${platform}`], {
+    cwd: root,
+    stdio: 'inherit',
+    shell: process.platform === 'win32',
+  })
   const seconds = ((Date.now() - started) / 1000).toFixed(0)
   if (result.status !== 0) {
     log(`${platform}: build failed after ${seconds} s (exit ${result.status ?? result.signal})`)

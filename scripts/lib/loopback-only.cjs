@@ -14,19 +14,24 @@ const connect = net.Socket.prototype.connect
 /** `{ host, port, path }` from any of net.Socket#connect's call shapes. */
 function destination(args) {
   const first = Array.isArray(args[0]) ? args[0][0] : args[0]
-  if (first !== null && typeof first === 'object') return { host: first.host ?? 'localhost', port: first.port, path: first.path }
+  if (first !== null && typeof first === 'object')
+    return { host: first.host ?? 'localhost', port: first.port, path: first.path }
   if (typeof first === 'string' && !/^\d+$/.test(first)) return { path: first }
   return { host: typeof args[1] === 'string' ? args[1] : 'localhost', port: first }
 }
 
 net.Socket.prototype.connect = function guardedConnect(...args) {
   const target = destination(args)
-  if (typeof target.path === 'string' || LOOPBACK.has(String(target.host).replace(/^\[|\]$/g, ''))) return connect.apply(this, args)
+  if (typeof target.path === 'string' || LOOPBACK.has(String(target.host).replace(/^\[|\]$/g, '')))
+    return connect.apply(this, args)
   const line = `${target.host}:${target.port} (pid ${process.pid}: ${process.argv.slice(1, 3).join(' ')})\n`
   if (log) fs.appendFileSync(log, line)
-  const error = Object.assign(new Error(`connection to ${target.host}:${target.port} refused: this run may only reach 127.0.0.1`), {
-    code: 'ECONNREFUSED',
-  })
+  const error = Object.assign(
+    new Error(`connection to ${target.host}:${target.port} refused: this run may only reach 127.0.0.1`),
+    {
+      code: 'ECONNREFUSED',
+    },
+  )
   process.nextTick(() => this.destroy(error))
   return this
 }

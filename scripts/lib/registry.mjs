@@ -79,7 +79,9 @@ export async function startRegistry(dir, { env = process.env, timeoutMs = 60_000
   const deadline = Date.now() + timeoutMs
   for (;;) {
     if (exited !== null) {
-      throw new Error(`verdaccio exited (${exited.code ?? exited.signal}) before answering: ${fs.readFileSync(path.join(dir, 'verdaccio.out'), 'utf8').slice(-2000)}`)
+      throw new Error(
+        `verdaccio exited (${exited.code ?? exited.signal}) before answering: ${fs.readFileSync(path.join(dir, 'verdaccio.out'), 'utf8').slice(-2000)}`,
+      )
     }
     try {
       const response = await fetch(`${url}-/ping`)
