@@ -30,7 +30,7 @@ const DEFAULTS = {
   stallSessions: 1000,
   stallRounds: 2,
   staleChurnRounds: 300,
-  scaleSizes: [10_000, 100_000, 1_000_000],
+  scaleSizes: [10_000, 100_000, 1_000_000, 10_000_000],
   scaleCalls: 200,
   scaleSlowCalls: 3,
 }
@@ -82,7 +82,7 @@ export const usage = (workloads) => `usage: npm run bench -- [options]
   --stall-rounds <n>       rounds of the stall section                    (BENCH_STALL_ROUNDS, default 2)
   --stale-churn <n>        churn rounds (2,000 updates each) of the stale-statistics table
                                                                           (BENCH_STALE_CHURN, default 300)
-  --scale                  also run the 10k / 100k / 1M scale curve (takes minutes, ~4 GB of disk)
+  --scale                  also run the 10k / 100k / 1M / 10M scale curve (takes about an hour, ~12 GB of disk)
   --scale-sizes <a,b,...>  its table sizes (default 10000,100000,1000000)
   --scale-calls <n>        calls per measure and size (getStats and the deep offset: 3) (default 200)
   --memory-ops <n>         operations of the memory check                 (BENCH_MEMORY_OPS, default 20000)

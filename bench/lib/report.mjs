@@ -146,6 +146,7 @@ export function evaluateTargets(results) {
       ['has', 'hasSession'],
       ['save', 'saveSession'],
       ['listFirst', 'listSessions first page'],
+      ['getStats', 'getStats'],
     ]) {
       const growth = scale.growth[what]
       add(
@@ -348,6 +349,9 @@ function scaleSection(scale) {
     cell(point.getStats),
     `${cell(point.listDeep)} (offset ${integer(point.deepOffset)})`,
     point.iterate ? `${ms(point.iterate.p50Ms)} (first pages ${ms(point.iterate.firstPagesMs)})` : 'n/a',
+    point.deleteExpired
+      ? `${ms(point.deleteExpired.p50Ms)} (${integer(Math.max(1, Math.floor(point.size / 100)))} rows)`
+      : 'n/a',
   ])
   if (scale.points.length >= 2) {
     const growth = (what) => (scale.growth[what] === undefined ? 'n/a' : times(scale.growth[what]))
@@ -361,6 +365,7 @@ function scaleSection(scale) {
       growth('getStats'),
       growth('listDeep'),
       growth('iterate'),
+      growth('deleteExpired'),
     ])
   }
   return [
@@ -378,6 +383,7 @@ function scaleSection(scale) {
         'getStats',
         'list at 90 % offset',
         'iterateSessions page',
+        'deleteExpiredSessions (1 %)',
       ],
       rows,
     ),

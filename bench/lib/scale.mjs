@@ -1,8 +1,10 @@
 // The scale curve (--scale): native's latency of single calls as the table grows from 10k to 100k
-// to 1M sessions, in a schema of the benchmark's own (dropped at the end, so no bloat is left).
-// Rows are seeded on the server (INSERT ... SELECT generate_series), each one a typical session
-// in the serializer's format with its own id, state and updatedAt, then VACUUM ANALYZE: the
-// statistics are fresh here (the stale-statistics workload is the other case).
+// to 1M to 10M sessions, in a schema of the benchmark's own (dropped at the end, so no bloat is
+// left). Rows are seeded on the server (INSERT ... SELECT generate_series), each one a session in
+// the serializer's format with its own id, state and updatedAt (typical sessions up to 1M rows,
+// small ones beyond, which keeps 10M rows near 10 GB of disk), then VACUUM ANALYZE: the statistics
+// are fresh here (the stale-statistics workload is the other case). At each size, 1 % more rows
+// that have expired are seeded and deleteExpiredSessions() removes them.
 import { performance } from 'node:perf_hooks'
 import { PostgresStorageAdapter } from '../../index.mjs'
 import { typicalSession } from './data.mjs'
@@ -16,7 +18,9 @@ const BASE = '2026-01-15 09:30:00'
 const STATES = ['paused', 'closed', 'active', 'active', 'active', 'active', 'active', 'active', 'active', 'active']
 
 /** What "flat" means for the calls that must not grow with the table: at most this growth, smallest to largest size. */
-export const FLAT_GROWTH = 2.0
+export const FLAT_GROWTH = 1.5
+/** Rows from here on are small sessions (a few turns), to keep the disk in bounds. */
+const SMALL_FROM = 1_000_000
 
 const scaleId = (index) => `bench-scale-${index}`
 const stateOf = (index) => STATES[index % STATES.length]
@@ -35,20 +39,34 @@ export async function dropBenchSchema(db, schema) {
   await db.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
 }
 
-/** Seeds rows `from` .. `to - 1` on the server, in chunks (one statement each). */
-async function seedRange(db, from, to, progress) {
-  // The serialized typical session, with placeholders the server fills per row.
-  const template = typicalSession('__ID__', 0)
-  template.state = '__STATE__'
-  const iso = template.updatedAt.toISOString()
-  const json = JSON.stringify(template).replace(`"updatedAt":"${iso}"`, '"updatedAt":"__UPDATED__"')
+/** The serialized session seeded per row (typical, or small), with placeholders the server fills. */
+function template(small) {
+  const session = typicalSession('__ID__', 0)
+  if (small) session.conversationHistory = session.conversationHistory.slice(0, 2)
+  session.state = '__STATE__'
+  const iso = session.updatedAt.toISOString()
+  const expires = session.expiresAt.toISOString()
+  return JSON.stringify(session)
+    .replace(`"updatedAt":"${iso}"`, '"updatedAt":"__UPDATED__"')
+    .replace(`"expiresAt":"${expires}"`, '"expiresAt":"__EXPIRES__"')
+}
+
+/** Seeds rows `from` .. `to - 1` on the server, in chunks (one statement each); `expired` rows get other ids and an expiresAt in the past. */
+async function seedRange(db, from, to, progress, expired = false) {
   for (let start = from; start < to; start += SEED_CHUNK) {
     const end = Math.min(to, start + SEED_CHUNK)
-    progress.update(`scale: seeding rows ${start.toLocaleString('en-US')}–${end.toLocaleString('en-US')}`)
+    const json = template(expired || start >= SMALL_FROM).replace(
+      '__EXPIRES__',
+      expired ? '2001-01-01T00:00:00.000Z' : '2999-01-01T00:00:00.000Z',
+    )
+    const prefix = expired ? 'bench-expired-' : 'bench-scale-'
+    progress.update(
+      `scale: seeding ${expired ? 'expired ' : ''}rows ${start.toLocaleString('en-US')}–${end.toLocaleString('en-US')}`,
+    )
     await db.query(
       `INSERT INTO ${TABLE} (id, data, version, created_at, updated_at)
-       SELECT 'bench-scale-' || g,
-              replace(replace(replace($1::text, '__ID__', 'bench-scale-' || g), '__STATE__', (ARRAY[${STATES.map((state) => `'${state}'`).join(', ')}])[g % ${STATES.length} + 1]),
+       SELECT '${prefix}' || g,
+              replace(replace(replace($1::text, '__ID__', '${prefix}' || g), '__STATE__', (ARRAY[${STATES.map((state) => `'${state}'`).join(', ')}])[g % ${STATES.length} + 1]),
                       '__UPDATED__', to_char(t.updated, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))::jsonb,
               1, t.updated - interval '1 minute', t.updated
        FROM generate_series($2::int, $3::int) AS g, LATERAL (SELECT timestamp '${BASE}' + g * interval '1 second' AS updated) AS t`,
@@ -200,6 +218,10 @@ export async function measureScale({ db, connection, options, progress }) {
       } else {
         point.iterate = null
       }
+      const expired = Math.max(1, Math.floor(size / 100))
+      await seedRange(db, 0, expired, progress, true)
+      step(`deleteExpiredSessions() of ${expired.toLocaleString('en-US')} expired sessions`)
+      point.deleteExpired = await sample(1, async () => (await adapter.deleteExpiredSessions()) === expired, 0)
       for (const [what, figures] of Object.entries(point)) {
         if (figures?.failures > 0) {
           failures += figures.failures
@@ -218,7 +240,7 @@ export async function measureScale({ db, connection, options, progress }) {
   const growth = {}
   if (points.length >= 2) {
     const [first, last] = [points[0], points.at(-1)]
-    for (const what of ['get', 'has', 'save', 'listFirst', 'getStats', 'listDeep', 'iterate']) {
+    for (const what of ['get', 'has', 'save', 'listFirst', 'getStats', 'listDeep', 'iterate', 'deleteExpired']) {
       if (first[what] && last[what]) growth[what] = last[what].p50Ms / first[what].p50Ms
     }
   }
