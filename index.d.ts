@@ -215,6 +215,11 @@ export interface PostgresConfig {
   /** Delete expired key-value entries in the background every N ms (never keeps Node alive). Default: off. */
   purgeIntervalMs?: number
   /**
+   * Delete expired sessions (`deleteExpiredSessions()`) in the background every N ms (never keeps
+   * Node alive). Default: off.
+   */
+  sessionExpiryIntervalMs?: number
+  /**
    * Schema holding the tables, created if missing (any name; it is quoted). Default: unqualified
    * table names, resolved through the connection's `search_path` (normally `public`).
    */
@@ -292,6 +297,11 @@ export interface StorageStats {
     invalidatedPendingCleanupCount: number
     /** Sessions whose state is `'closed'`. */
     closedCount: number
+    /**
+     * Where the counts come from: `'counters'` (kept by triggers: constant time at any size) or
+     * `'table'` (counted from the table, where the counters could not be made).
+     */
+    countedBy: 'counters' | 'table'
     /** Connection pool figures. */
     pool: {
       /** Maximum connections (`poolSize`). */
@@ -600,7 +610,19 @@ export declare class PostgresStorageAdapter {
    * @throws ValidationError (`E_VALIDATION`) for an invalid Date.
    */
   clear(olderThan?: Date): Promise<number>
-  /** Session count, storage size, per-state counts, pool figures and per-operation metrics. */
+  /**
+   * Deletes every session whose `expiresAt` is before `now`, on the server, in batches of 1,000
+   * (each commits on its own: a failure part-way says how many were deleted before it; running it
+   * again is safe). Sessions without `expiresAt` never expire.
+   * @param now - Default: now.
+   * @returns The number deleted.
+   * @throws ValidationError (`E_VALIDATION`) for an invalid Date.
+   */
+  deleteExpiredSessions(now?: Date): Promise<number>
+  /**
+   * Session count, storage size, per-state counts, pool figures and per-operation metrics. Exact,
+   * and constant-time where the state counters are in place (`metrics.countedBy`).
+   */
   getStats(): Promise<StorageStats>
   /** `JSON.stringify` of the session with Dates as ISO-8601 strings: the stored format. Synchronous. */
   serializeSession(session: Session): string

@@ -43,10 +43,22 @@ function parsePage(value, channel, request) {
   )
 }
 
-function parseSummaries(json) {
-  const summaries = JSON.parse(json)
-  for (const summary of summaries) summary.updatedAt = new Date(summary.updatedAt)
-  return summaries
+// listSessions' summaries: JSON arrays of up to 500 each (held in Rust when large), parsed one
+// array per step so that the event loop runs between slices.
+function parseSummaries(value, channel, request) {
+  const arrays = stringsOf(value, channel, request)
+  const summaries = []
+  return inSlices(
+    arrays.length,
+    (index) => {
+      for (const summary of JSON.parse(arrays.at(index))) {
+        summary.updatedAt = new Date(summary.updatedAt)
+        summaries.push(summary)
+      }
+    },
+    () => summaries,
+    arrays.release,
+  )
 }
 
 function operationsByMethod(operations) {
@@ -281,6 +293,14 @@ class PostgresStorageAdapter {
     return this.#call((ticket) => this.#native.clear(ticket, check.clearCutoff(olderThan)))
   }
 
+  /**
+   * Deletes every session whose `expiresAt` is before `now` (default: now), on the server in
+   * batches; resolves to the count.
+   */
+  deleteExpiredSessions(now) {
+    return this.#call((ticket) => this.#native.deleteExpiredSessions(ticket, check.expiryCutoff(now)))
+  }
+
   /** Session count, storage size and per-state counts (plus pool figures) in `metrics`. */
   getStats() {
     return this.#call(
@@ -295,6 +315,7 @@ class PostgresStorageAdapter {
           expiredCount: stats.expiredCount,
           invalidatedPendingCleanupCount: stats.invalidatedPendingCleanupCount,
           closedCount: stats.closedCount,
+          countedBy: stats.countedBy,
           pool: {
             maxSize: stats.poolMaxSize,
             size: stats.poolSize,

@@ -20,7 +20,7 @@ let appCounter = 0
 beforeAll(async () => {
   cluster = await startThrowaway({ database: 'privileges' })
   await admin('postgres', `CREATE ROLE ${ROLE} LOGIN`)
-  for (const database of ['dml_public', 'dml_schema', 'empty_db', 'partial_db', 'ddl_watch']) {
+  for (const database of ['dml_public', 'dml_schema', 'dml_plain', 'empty_db', 'partial_db', 'ddl_watch']) {
     await admin('postgres', `CREATE DATABASE ${database}`)
   }
   // The owner (postgres) creates the tables, then grants the role DML only: USAGE on the schema,
@@ -38,6 +38,20 @@ beforeAll(async () => {
     `REVOKE CREATE ON SCHEMA public FROM PUBLIC;
      GRANT USAGE ON SCHEMA ${SCHEMA} TO ${ROLE};
      GRANT SELECT, INSERT, UPDATE, DELETE ON ${SCHEMA}.sessions, ${SCHEMA}.key_value TO ${ROLE}`,
+  )
+  // Tables as the original adapter made them (no counters of ours), the role again DML only.
+  await admin(
+    'dml_plain',
+    `CREATE TABLE sessions (id TEXT PRIMARY KEY, data JSONB NOT NULL, version INTEGER NOT NULL DEFAULT 1,
+       created_at TIMESTAMP NOT NULL DEFAULT NOW(), updated_at TIMESTAMP NOT NULL DEFAULT NOW());
+     CREATE INDEX idx_sessions_state ON sessions ((data->>'state'));
+     CREATE INDEX idx_sessions_updated_at ON sessions (updated_at);
+     CREATE TABLE key_value (key TEXT PRIMARY KEY, value JSONB NOT NULL, ttl TIMESTAMP,
+       created_at TIMESTAMP NOT NULL DEFAULT NOW());
+     CREATE INDEX idx_key_value_ttl ON key_value (ttl) WHERE ttl IS NOT NULL;
+     REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+     GRANT USAGE ON SCHEMA public TO ${ROLE};
+     GRANT SELECT, INSERT, UPDATE, DELETE ON sessions, key_value TO ${ROLE}`,
   )
   await ownerInitialize('partial_db')
   await admin('partial_db', 'DROP INDEX idx_key_value_ttl')
@@ -111,6 +125,14 @@ async function ddlLog(): Promise<string[]> {
   return (await admin('ddl_watch', 'SELECT tag FROM ddl_log ORDER BY id')).map((row) => row.tag)
 }
 
+/** getStats()' total is the table's, counted from where it says. */
+async function expectExactStats(adapter: PostgresStorageAdapter, database: string, table: string, countedBy: string) {
+  const { totalSessions, metrics } = await adapter.getStats()
+  expect(metrics.countedBy).toBe(countedBy)
+  const [row] = await admin(database, `SELECT count(*)::int AS n FROM ${table}`)
+  expect(totalSessions).toBe(row.n)
+}
+
 /** Every method, as a role that may only read and write rows. */
 async function exerciseEverything(adapter: PostgresStorageAdapter): Promise<void> {
   const old = new Date('2001-02-03T04:05:06Z')
@@ -159,6 +181,21 @@ describe(`a role with only DML rights (${ROLE})`, () => {
     try {
       await adapter.initialize()
       await exerciseEverything(adapter)
+      // The owner's initialize() made the state counters: the role's writes keep them exact.
+      await adapter.saveSession(makeSession())
+      await expectExactStats(adapter, database, 'schema' in options ? `${SCHEMA}.sessions` : 'sessions', 'counters')
+    } finally {
+      await adapter.close()
+    }
+  })
+
+  it('on tables without our counters, which it may not create: every call works and getStats counts the table', async () => {
+    const adapter = adapterFor('dml_plain', { user: ROLE })
+    try {
+      await adapter.initialize()
+      await exerciseEverything(adapter)
+      await adapter.saveSession(makeSession())
+      await expectExactStats(adapter, 'dml_plain', 'sessions', 'table')
     } finally {
       await adapter.close()
     }

@@ -330,6 +330,11 @@ function clearCutoff(olderThan) {
   return olderThan === undefined ? null : dateMs(olderThan, 'clear', 'olderThan')
 }
 
+/** deleteExpiredSessions()' time in epoch ms: `now` (a valid Date), or the current time when omitted. */
+function expiryCutoff(now) {
+  return now === undefined ? Date.now() : dateMs(now, 'deleteExpiredSessions', 'now')
+}
+
 /**
  * Constructor or initialize() options as the JSON handed to Rust, which checks them; refused here
  * is only what JSON would silently turn into null or drop (a Buffer `ca` becomes its text).
@@ -351,6 +356,7 @@ function optionsJson(options) {
 
 module.exports = {
   InvalidArgument,
+  expiryCutoff,
   checkId,
   checkKey,
   checkIdList,

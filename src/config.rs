@@ -82,6 +82,9 @@ pub struct Options {
   pub statement_timeout_ms: Option<Millis>,
   /// Deletes expired key-value entries in the background every N ms. Default: off.
   pub purge_interval_ms: Option<Millis>,
+  /// Deletes expired sessions (`expiresAt` in the past, as `deleteExpiredSessions()` does) in the
+  /// background every N ms. Default: off.
+  pub session_expiry_interval_ms: Option<Millis>,
   /// Schema holding the tables, created if missing. Default: unqualified names (`search_path`).
   pub schema: Option<SchemaName>,
   /// `initialize()` creates what is missing of the schema (`true`), or only checks that the
@@ -444,6 +447,7 @@ mod tests {
     assert_eq!(config.options.acquire_timeout_ms.duration(), Duration::from_secs(10));
     assert_eq!(config.options.statement_timeout_ms, None);
     assert_eq!(config.options.purge_interval_ms, None);
+    assert_eq!(config.options.session_expiry_interval_ms, None);
     assert_eq!(config.options.schema, None);
     assert!(config.options.statement_cache.0);
     assert_eq!(config.target_session_attrs, SessionAttrs::Any);
@@ -534,6 +538,7 @@ mod tests {
       (json!({"statementTimeoutMs": 0}), "statementTimeoutMs", "0"),
       (json!({"statementTimeoutMs": "5s"}), "statementTimeoutMs", "\"5s\""),
       (json!({"purgeIntervalMs": -5}), "purgeIntervalMs", "-5"),
+      (json!({"sessionExpiryIntervalMs": 0}), "sessionExpiryIntervalMs", "0"),
       (json!({"schema": ""}), "schema", "1 to 63"),
       (json!({"schema": "x".repeat(64)}), "schema", "64"),
       (json!({"schema": "a\u{0}b"}), "schema", "U+0000"),

@@ -17,6 +17,9 @@ use crate::sessions::Sessions;
 use crate::statement::Tables;
 use crate::store::Store;
 
+/// How often the deltas of the session counters are folded (see `sessions/counters.rs`).
+const FOLD_INTERVAL: Duration = Duration::from_secs(5);
+
 /// An open database.
 pub struct Database {
   store: Arc<Store>,
@@ -52,15 +55,20 @@ impl Database {
     &self.store
   }
 
-  /// Creates what is missing of the schema and prepares every statement (see [`schema::create`]).
+  /// Creates what is missing of the schema and prepares every statement (see [`schema::create`]),
+  /// then the per-state session counters of `getStats()`.
   pub async fn create_schema(&self, call: Call) -> Result<()> {
     let mut statements = self.sessions.statements();
     statements.extend(self.values.statements());
-    schema::create(&self.store, &self.tables, &statements, call).await
+    schema::create(&self.store, &self.tables, &statements, call).await?;
+    let create = self.store.options().create_schema.0;
+    self.sessions.prepare_counters(call, create).await?;
+    Ok(())
   }
 
   /// Starts the background work the options ask for: the purge of expired key-value entries
-  /// (`purgeIntervalMs`) and the closing of idle connections (`idleTimeoutMs`). The tasks run on
+  /// (`purgeIntervalMs`), the expiry of sessions (`sessionExpiryIntervalMs`), the folding of the
+  /// session counters' deltas and the closing of idle connections (`idleTimeoutMs`). The tasks run on
   /// the tokio runtime (they never keep Node's event loop alive) and end with the database.
   pub fn start_background_tasks(self: &Arc<Self>) {
     let options = self.store.options();
@@ -71,6 +79,20 @@ impl Database {
         let _ = database.values.purge_expired(Call::PURGE_EXPIRED).await;
       }));
     }
+    if let Some(interval) = options.session_expiry_interval_ms {
+      tasks.push(self.every(interval.duration(), |database| async move {
+        // A failed expiry is retried at the next tick; it deletes only what is expired.
+        let now = crate::time::iso_now();
+        let _ = database
+          .sessions
+          .delete_expired(Call::DELETE_EXPIRED_SESSIONS, &now)
+          .await;
+      }));
+    }
+    // Folds the deltas of getStats()' counters, so that it keeps reading a few rows.
+    tasks.push(self.every(FOLD_INTERVAL, |database| async move {
+      let _ = database.sessions.fold_counters(Call::GET_STATS).await;
+    }));
     if let Some(idle) = options.idle_timeout_ms {
       let idle = idle.duration();
       let check = (idle / 2).clamp(Duration::from_millis(100), Duration::from_secs(10));

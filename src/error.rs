@@ -124,6 +124,48 @@ impl Error {
     !matches!(self, Error::Conflict { .. } | Error::Validation { .. })
   }
 
+  /// This error with `note` added to its message (what was done before it).
+  pub fn noted(self, note: &str) -> Self {
+    let append = |message: String| format!("{message}; {note}");
+    match self {
+      Error::Connection {
+        context,
+        message,
+        sqlstate,
+      } => Error::Connection {
+        context,
+        message: append(message),
+        sqlstate,
+      },
+      Error::Timeout {
+        context,
+        message,
+        sqlstate,
+      } => Error::Timeout {
+        context,
+        message: append(message),
+        sqlstate,
+      },
+      Error::Query {
+        context,
+        message,
+        sqlstate,
+      } => Error::Query {
+        context,
+        message: append(message),
+        sqlstate,
+      },
+      Error::OutcomeUnknown { context, message } => Error::OutcomeUnknown {
+        context,
+        message: append(message),
+      },
+      Error::Internal { message } => Error::Internal {
+        message: append(message),
+      },
+      other => other,
+    }
+  }
+
   /// Shorthand for an internal error (a bug).
   pub fn internal(message: impl Into<String>) -> Self {
     Error::Internal {

@@ -55,7 +55,7 @@ use crate::database::Database;
 use crate::error::Error;
 use crate::metrics::Outcome;
 use crate::op::Call;
-use crate::time::instant_from_ms;
+use crate::time::{instant_from_ms, iso_from_ms};
 
 /// Wakes the JS thread to `drain()` finished calls: unreferenced while idle, so it never keeps
 /// Node alive.
@@ -334,6 +334,20 @@ impl NativeAdapter {
       let before = older_than_ms.map(|ms| instant_from_ms("olderThan", ms)).transpose()?;
       database.sessions.clear(call, before).await
     });
+  }
+
+  /// Deletes every session whose `expiresAt` is before `nowMs` (epoch ms), in bounded batches;
+  /// completes with the number deleted.
+  #[napi]
+  pub fn delete_expired_sessions(&self, request: u32, now_ms: f64) {
+    self.serve(
+      request,
+      Call::DELETE_EXPIRED_SESSIONS,
+      move |database, call| async move {
+        let now = iso_from_ms("now", now_ms)?;
+        database.sessions.delete_expired(call, &now).await
+      },
+    );
   }
 
   /// Completes with session counts, table size, pool figures and per-operation metrics.

@@ -33,6 +33,8 @@ impl Call {
   pub const LIST_SESSIONS: Call = Call("listSessions");
   /// `clear`.
   pub const CLEAR: Call = Call("clear");
+  /// `deleteExpiredSessions` (also the background expiry of `sessionExpiryIntervalMs`).
+  pub const DELETE_EXPIRED_SESSIONS: Call = Call("deleteExpiredSessions");
   /// `getStats`.
   pub const GET_STATS: Call = Call("getStats");
   /// `setValue`.

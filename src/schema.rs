@@ -65,12 +65,19 @@ const COMPRESSED_COLUMNS: [(&str, &str); 2] = [
 ];
 
 /// Indexes of ours, beyond the original schema: created when missing and allowed, never required.
-const EXTRA_INDEXES: [(&str, &str); 1] = [(
-  // Serves listSessions' order (updated_at DESC, id DESC, scanned backwards) and its keyset pages
-  // directly, so the plan stays a cheap index scan whatever the table's statistics say.
-  "idx_sessions_updated_at_id",
-  "CREATE INDEX IF NOT EXISTS idx_sessions_updated_at_id ON {sessions} (updated_at, id)",
-)];
+const EXTRA_INDEXES: [(&str, &str); 2] = [
+  (
+    // Serves listSessions' order (updated_at DESC, id DESC, scanned backwards) and its keyset pages
+    // directly, so the plan stays a cheap index scan whatever the table's statistics say.
+    "idx_sessions_updated_at_id",
+    "CREATE INDEX IF NOT EXISTS idx_sessions_updated_at_id ON {sessions} (updated_at, id)",
+  ),
+  (
+    // Serves deleteExpiredSessions: the sessions whose expiresAt (ISO text) is before a time.
+    "idx_sessions_expires_at",
+    "CREATE INDEX IF NOT EXISTS idx_sessions_expires_at ON {sessions} (((data->>'expiresAt') COLLATE \"C\"))",
+  ),
+];
 
 /// The DDL that creates `missing` (names of [`SCHEMA_OBJECTS`]) and, for a named schema, the
 /// schema itself, in one implicit transaction under an advisory lock (concurrent

@@ -69,10 +69,13 @@ impl Tables {
     }
   }
 
-  /// Fills in `{sessions}`, `{key_value}`, `{live}` (an unexpired key-value row) and `{now}`
-  /// (UTC wall time, as the `TIMESTAMP` columns hold it).
+  /// Fills in `{sessions}`, `{key_value}`, `{state_counts}` / `{state_deltas}` (the per-state session counters),
+  /// `{live}` (an unexpired key-value row) and `{now}` (UTC wall time, as the `TIMESTAMP` columns
+  /// hold it).
   pub fn expand(&self, text: &str) -> String {
     text
+      .replace("{state_counts}", &self.qualify("session_state_counts"))
+      .replace("{state_deltas}", &self.qualify("session_state_deltas"))
       .replace("{live}", "(ttl IS NULL OR ttl > {now})")
       .replace("{now}", "(now() AT TIME ZONE 'UTC')")
       .replace("{sessions}", &self.sessions)

@@ -74,8 +74,20 @@ fn no_module_of_src_reaches_itself_through_its_imports() {
 #[test]
 fn the_generic_parts_and_the_leaves_import_no_store_and_no_operation() {
   let graph = imports();
-  let upper = ["store", "sessions", "kv", "database", "adapter", "schema", "retry", "pool"];
-  for module in ["coalesce", "turns", "calls", "error", "op", "metrics", "statement", "jsonb", "time"] {
+  let upper = [
+    "store", "sessions", "kv", "database", "adapter", "schema", "retry", "pool",
+  ];
+  for module in [
+    "coalesce",
+    "turns",
+    "calls",
+    "error",
+    "op",
+    "metrics",
+    "statement",
+    "jsonb",
+    "time",
+  ] {
     let reached = reachable(&graph, module);
     for forbidden in upper {
       assert!(

@@ -169,6 +169,9 @@ pub struct NativeStats {
   pub invalidated_pending_cleanup_count: i64,
   /// Sessions in state `closed`.
   pub closed_count: i64,
+  /// Where the session counts come from: `counters` (kept by triggers, constant time) or
+  /// `table` (counted from the table now).
+  pub counted_by: String,
   /// Pool: maximum connections.
   pub pool_max_size: u32,
   /// Pool: open connections.
@@ -223,6 +226,7 @@ impl NativeStats {
       expired_count: stats.expired,
       invalidated_pending_cleanup_count: stats.invalidated_pending_cleanup,
       closed_count: stats.closed,
+      counted_by: stats.counted_by.to_string(),
       pool_max_size: pool.max_size as u32,
       pool_size: pool.size as u32,
       pool_idle: pool.available as u32,

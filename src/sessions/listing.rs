@@ -3,13 +3,72 @@
 
 use std::time::SystemTime;
 
+use tokio_postgres::types::ToSql;
+use tokio_postgres::Row;
+
 use super::Sessions;
 use crate::error::{Error, Result};
 use crate::jsonb::RawJson;
-use crate::op::Call;
+use crate::op::{Call, Op};
 use crate::retry::with_client;
 use crate::store::column;
 use crate::time::{instant_from_micros, micros_from_instant, ms_from_instant};
+
+/// Summaries per JSON array: the JS side parses one array at a time, between which the event loop
+/// runs.
+const SUMMARIES_PER_CHUNK: usize = 500;
+
+/// `listSessions`' summaries as JSON arrays of at most [`SUMMARIES_PER_CHUNK`], with `updatedAt`
+/// in epoch milliseconds.
+#[derive(Default)]
+struct Summaries {
+  chunks: Vec<String>,
+  open: String,
+  in_open: usize,
+}
+
+impl Summaries {
+  /// Adds the summary of `row`.
+  fn push(&mut self, row: &Row, op: Op<'_>) -> Result<()> {
+    let id: &str = column(row, "id", op)?;
+    let state: Option<&str> = column(row, "state", op)?;
+    let updated_at: SystemTime = column(row, "updated_at", op)?;
+    let agent_count: i32 = column(row, "agent_count", op)?;
+    let out = &mut self.open;
+    out.push(if self.in_open == 0 { '[' } else { ',' });
+    out.push_str("{\"id\":");
+    push_json_string(out, id);
+    out.push_str(",\"state\":");
+    match state {
+      Some(state) => push_json_string(out, state),
+      None => out.push_str("null"),
+    }
+    out.push_str(",\"updatedAt\":");
+    out.push_str(&ms_from_instant(updated_at).to_string());
+    out.push_str(",\"agentCount\":");
+    out.push_str(&agent_count.to_string());
+    out.push('}');
+    self.in_open += 1;
+    if self.in_open == SUMMARIES_PER_CHUNK {
+      self.close_open();
+    }
+    Ok(())
+  }
+
+  fn close_open(&mut self) {
+    self.open.push(']');
+    self.chunks.push(std::mem::take(&mut self.open));
+    self.in_open = 0;
+  }
+
+  /// The arrays (none when there was no summary).
+  fn finish(mut self) -> Vec<String> {
+    if self.in_open > 0 {
+      self.close_open();
+    }
+    self.chunks
+  }
+}
 
 /// Appends `text` as a JSON string literal.
 fn push_json_string(out: &mut String, text: &str) {
@@ -23,44 +82,33 @@ fn push_json_string(out: &mut String, text: &str) {
 impl Sessions {
   /// Summaries, newest `updatedAt` first, as a JSON array of `{id, state, updatedAt, agentCount}`
   /// with `updatedAt` in epoch milliseconds.
-  pub async fn list(&self, call: Call, state: Option<&str>, limit: Option<i64>, offset: Option<i64>) -> Result<String> {
+  pub async fn list(
+    &self,
+    call: Call,
+    state: Option<&str>,
+    limit: Option<i64>,
+    offset: Option<i64>,
+  ) -> Result<Vec<String>> {
     let (store, sql) = (&self.store, &self.sql);
     let op = call.op();
-    let rows = with_client!(store, op, |client| async {
+    with_client!(store, op, |client| async {
+      let mut chunks = Summaries::default();
+      let each = |row: &Row| chunks.push(row, op);
       match state {
         Some(state) => {
+          let params: [&(dyn ToSql + Sync); 3] = [&limit, &offset, &state];
           store
-            .query(&client, &sql.list_sessions_by_state, &[&limit, &offset, &state], op)
-            .await
+            .each_row(&client, &sql.list_sessions_by_state, &params, op, each)
+            .await?
         }
-        None => store.query(&client, &sql.list_sessions, &[&limit, &offset], op).await,
+        None => {
+          store
+            .each_row(&client, &sql.list_sessions, &[&limit, &offset], op, each)
+            .await?
+        }
       }
-    })?;
-    let mut out = String::with_capacity(2 + rows.len() * 96);
-    out.push('[');
-    for (index, row) in rows.iter().enumerate() {
-      let id: &str = column(row, "id", op)?;
-      let state: Option<&str> = column(row, "state", op)?;
-      let updated_at: SystemTime = column(row, "updated_at", op)?;
-      let agent_count: i32 = column(row, "agent_count", op)?;
-      if index > 0 {
-        out.push(',');
-      }
-      out.push_str("{\"id\":");
-      push_json_string(&mut out, id);
-      out.push_str(",\"state\":");
-      match state {
-        Some(state) => push_json_string(&mut out, state),
-        None => out.push_str("null"),
-      }
-      out.push_str(",\"updatedAt\":");
-      out.push_str(&ms_from_instant(updated_at).to_string());
-      out.push_str(",\"agentCount\":");
-      out.push_str(&agent_count.to_string());
-      out.push('}');
-    }
-    out.push(']');
-    Ok(out)
+      Ok(chunks.finish())
+    })
   }
 
   /// One page of `iterateSessions`, newest `updatedAt` first, after `cursor` (the last row of the

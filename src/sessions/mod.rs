@@ -3,12 +3,15 @@
 //! in `listing.rs`; the kinds of call served in groups in `groups.rs`; the SQL in `sql.rs`.
 //! Session JSON passes through as text (see `jsonb.rs`).
 
+mod counters;
+mod expiry;
 mod groups;
 mod listing;
 mod save;
 mod sql;
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -16,7 +19,7 @@ use tokio_postgres::Row;
 
 use crate::error::{Error, Result};
 use crate::jsonb::RawJson;
-use crate::op::Call;
+use crate::op::{Call, Op};
 use crate::retry::with_client;
 use crate::statement::{Stmt, Tables};
 use crate::store::{column, OnStore, Store};
@@ -34,6 +37,11 @@ pub struct Sessions {
   groups: Option<Groups>,
   /// The per-session order of writes: one in flight per id, the next waiting its turn.
   turns: Turns,
+  /// Whether the per-state counters are in place (see `counters.rs`), and the statement reading
+  /// them.
+  counted: AtomicBool,
+  counted_stats: Stmt,
+  fold: Stmt,
 }
 
 impl OnStore for Sessions {
@@ -58,7 +66,7 @@ pub struct SessionInput {
 }
 
 /// Session counts and table sizes for `getStats`, decoded by column name.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct Stats {
   /// All sessions.
   pub total: i64,
@@ -74,6 +82,24 @@ pub struct Stats {
   pub closed: i64,
   /// Bytes used by both tables, indexes and TOAST included.
   pub size_bytes: i64,
+  /// Where the counts come from: `counters` (kept by triggers) or `table` (counted now).
+  pub counted_by: &'static str,
+}
+
+impl Stats {
+  /// The figures of a stats row, counted by `counted_by`.
+  fn from_row(row: &Row, counted_by: &'static str, op: Op<'_>) -> Result<Self> {
+    Ok(Stats {
+      total: column(row, "total", op)?,
+      active: column(row, "active", op)?,
+      paused: column(row, "paused", op)?,
+      expired: column(row, "expired", op)?,
+      invalidated_pending_cleanup: column(row, "invalidated_pending_cleanup", op)?,
+      closed: column(row, "closed", op)?,
+      size_bytes: column(row, "size_bytes", op)?,
+      counted_by,
+    })
+  }
 }
 
 impl Sessions {
@@ -84,6 +110,13 @@ impl Sessions {
       sql: SessionSql::new(tables),
       tables: tables.clone(),
       turns: Turns::default(),
+      counted: AtomicBool::new(false),
+      counted_stats: counters::counted_stats(tables),
+      fold: Stmt::new(
+        tables,
+        &format!("SELECT {}() AS folded", tables.qualify("smalltalk_fold_session_states")),
+        &[],
+      ),
       store,
     }
   }
@@ -194,9 +227,23 @@ impl Sessions {
     })
   }
 
-  /// Counts per state and the tables' size, exact. In a transaction with sequential scans off:
-  /// a plan that counts states by reading every session would detoast each large one.
-  pub async fn stats(&self, call: Call) -> Result<Stats> {
+  /// Counts per state and the tables' size, exact: summed from the per-state counters when they
+  /// are in place (constant time), else counted from the table.
+  pub async fn stats(self: &Arc<Self>, call: Call) -> Result<Stats> {
+    if self.counted.load(Ordering::Relaxed) {
+      match self.counted(call).await {
+        Ok(Some(stats)) => return Ok(stats),
+        // A trigger was dropped or disabled, or the counters' table: count the table instead.
+        Ok(None) | Err(Error::Query { .. }) => {}
+        Err(error) => return Err(error),
+      }
+    }
+    self.count_table(call).await
+  }
+
+  /// Counts per state from the table itself. In a transaction with sequential scans off: a plan
+  /// that counts states by reading every session would detoast each large one.
+  async fn count_table(&self, call: Call) -> Result<Stats> {
     let store = &self.store;
     let op = call.op();
     let tables = &self.tables;
@@ -215,18 +262,10 @@ impl Sessions {
       ended?;
       Ok(rows.into_iter().next())
     })?;
-    let Some(row) = row else {
-      return Ok(Stats::default());
-    };
-    Ok(Stats {
-      total: column(&row, "total", op)?,
-      active: column(&row, "active", op)?,
-      paused: column(&row, "paused", op)?,
-      expired: column(&row, "expired", op)?,
-      invalidated_pending_cleanup: column(&row, "invalidated_pending_cleanup", op)?,
-      closed: column(&row, "closed", op)?,
-      size_bytes: column(&row, "size_bytes", op)?,
-    })
+    match row {
+      Some(row) => Stats::from_row(&row, "table", op),
+      None => Err(Error::internal("the count of sessions returned no row")),
+    }
   }
 }
 

@@ -63,6 +63,10 @@ statements! {
       summary!(),
       " WHERE data->>'state' = $3 ORDER BY updated_at DESC, id DESC LIMIT $1 OFFSET $2"
     );
+    /// Delete at most `$2` of the sessions whose `expiresAt` (ISO 8601 text, compared byte by byte)
+    /// is before `$1`: one bounded batch of the expiry, through idx_sessions_expires_at.
+    delete_expired(TEXT, INT8) = "DELETE FROM {sessions} WHERE id IN (SELECT id FROM {sessions} \
+       WHERE (data->>'expiresAt') COLLATE \"C\" < $1 LIMIT $2)";
     /// Delete every session.
     clear_all() = "DELETE FROM {sessions}";
     /// Delete sessions updated before a time.

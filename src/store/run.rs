@@ -80,6 +80,30 @@ impl Store {
     rows.map_err(|e| Error::from_pg(op, &e))
   }
 
+  /// Runs a statement and hands each row to `each` as it arrives, so that a large result is never
+  /// held as rows.
+  pub async fn each_row(
+    &self,
+    client: &Object,
+    stmt: &Stmt,
+    params: &Params<'_>,
+    op: Op<'_>,
+    mut each: impl FnMut(&Row) -> Result<()>,
+  ) -> Result<()> {
+    let pg: &tokio_postgres::Client = client;
+    let pg_error = |e: tokio_postgres::Error| Error::from_pg(op, &e);
+    let stream = match self.statement_if_cached(client, stmt, op).await? {
+      Some(statement) => pg.query_raw(&statement, params.iter().copied()).await,
+      None => pg.query_typed_raw(&stmt.text, typed(stmt, params)).await,
+    }
+    .map_err(pg_error)?;
+    futures_util::pin_mut!(stream);
+    while let Some(row) = stream.try_next().await.map_err(pg_error)? {
+      each(&row)?;
+    }
+    Ok(())
+  }
+
   /// Runs a statement and returns its first row, if any.
   pub async fn query_opt(
     &self,
