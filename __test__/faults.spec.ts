@@ -4,7 +4,6 @@
 import { spawnSync } from 'node:child_process'
 import net from 'node:net'
 import path from 'node:path'
-import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 import { inspect } from 'node:util'
 import pg from 'pg'
@@ -255,11 +254,6 @@ it('close() with calls in flight: every promise settles, then Node exits', () =>
   expect(summary.other).toEqual([])
   expect(summary.fulfilled + summary.storageErrors).toBe(200)
   expect(performance.now() - started).toBeLessThan(5000)
-})
-
-it('the binary the package loads carries no test hooks (they exist only in builds with the test-hooks feature)', () => {
-  const published = createRequire(import.meta.url)(path.join(root, 'native.js'))
-  expect(published.NativeAdapter.prototype.__panicForTests).toBeUndefined()
 })
 
 describe('passwords never appear in errors or output', () => {

@@ -73,6 +73,9 @@ async function exercise(schema: string) {
 }
 
 /** The tables in the schema with exactly this name, and its row count. */
+/** The tables initialize() makes in a schema: the original two and the session counters. */
+const OUR_TABLES = ['key_value', 'session_state_counts', 'session_state_deltas', 'sessions']
+
 async function tablesOf(schema: string): Promise<{ tables: string[]; sessions: number }> {
   const rows = await admin(
     `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -103,7 +106,8 @@ it('a crafted schema name (at most 63 bytes) is only a name: getStats is fast an
   expect(stats!.metrics.activeCount).toBe(1)
   expect(stats!.metrics.pausedCount).toBe(1)
   expect(stats!.sizeBytes).toBeGreaterThan(0)
-  expect(await tablesOf(CRAFTED)).toEqual({ tables: ['key_value', 'sessions'], sessions: 2 })
+  expect(stats!.metrics.countedBy).toBe('counters')
+  expect(await tablesOf(CRAFTED)).toEqual({ tables: OUR_TABLES, sessions: 2 })
 })
 
 it('a schema name with backslashes and quotes names that schema, not another one', async () => {
@@ -111,5 +115,14 @@ it('a schema name with backslashes and quotes names that schema, not another one
   const { stats, error, ms } = await exercise(schema)
   expect({ error, fast: ms < 1000 }).toEqual({ error: undefined, fast: true })
   expect(stats!.totalSessions).toBe(2)
-  expect(await tablesOf(schema)).toEqual({ tables: ['key_value', 'sessions'], sessions: 2 })
+  expect(await tablesOf(schema)).toEqual({ tables: OUR_TABLES, sessions: 2 })
+})
+
+it('a schema name holding placeholders and a dollar-quote tag is only a name, counters included', async () => {
+  const schema = 'x$smalltalk${key_value}{now}$$'
+  const { stats, error, ms } = await exercise(schema)
+  expect({ error, fast: ms < 1000 }).toEqual({ error: undefined, fast: true })
+  expect(stats!.totalSessions).toBe(2)
+  expect(stats!.metrics.countedBy).toBe('counters')
+  expect(await tablesOf(schema)).toEqual({ tables: OUR_TABLES, sessions: 2 })
 })

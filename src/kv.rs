@@ -24,8 +24,10 @@ statements! {
     get_value(TEXT) = "SELECT value FROM {key_value} WHERE key = $1 AND {live}";
     /// Several live entries' keys and JSON.
     get_values(TEXT_ARRAY) = "SELECT key, value FROM {key_value} WHERE key = ANY($1::text[]) AND {live}";
-    /// Delete an entry; returns whether it was live.
-    delete_value(TEXT) = "DELETE FROM {key_value} WHERE key = $1 RETURNING {live} AS live";
+    /// Delete an entry; returns whether it was live. ("now" is read outside the RETURNING clause,
+    /// which Citus' distributed tables require to be immutable.)
+    delete_value(TEXT) = "WITH deleted AS (DELETE FROM {key_value} WHERE key = $1 RETURNING ttl) \
+       SELECT {live} AS live FROM deleted";
     /// Is there a live entry.
     has_value(TEXT) = "SELECT EXISTS (SELECT 1 FROM {key_value} WHERE key = $1 AND {live}) AS found";
     /// Delete expired entries.

@@ -405,23 +405,6 @@ impl NativeAdapter {
   }
 }
 
-/// Hooks for the fault tests only, in builds with the `test-hooks` feature (never published).
-#[cfg(feature = "test-hooks")]
-#[napi]
-impl NativeAdapter {
-  /// Panics inside the native layer on purpose, to prove a panic becomes an `E_INTERNAL`
-  /// failure instead of crossing into Node.
-  #[napi(js_name = "__panicForTests")]
-  pub fn panic_for_tests(&self, request: u32, message: String) {
-    self.spawn(request, Call("__panicForTests"), move |_, _| async move {
-      if !message.is_empty() {
-        panic!("{message}");
-      }
-      Ok(())
-    });
-  }
-}
-
 /// mimalloc: the pool, the protocol buffers and the JSON strings allocate and free on several
 /// threads at a high rate, where glibc's malloc spent a tenth of the CPU.
 #[global_allocator]

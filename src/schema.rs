@@ -94,7 +94,7 @@ pub fn ddl(tables: &Tables, missing: &[String], compression: Option<&str>) -> St
       ddl.push(';');
       if let Some(method) = compression {
         for (_, alter) in COMPRESSED_COLUMNS.iter().filter(|(table, _)| *table == name) {
-          ddl.push_str(&tables.expand(alter).replace("{method}", method));
+          ddl.push_str(&tables.expand_with(alter, &[("{method}", method)]));
           ddl.push(';');
         }
       }

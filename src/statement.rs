@@ -73,14 +73,50 @@ impl Tables {
   /// `{live}` (an unexpired key-value row) and `{now}` (UTC wall time, as the `TIMESTAMP` columns
   /// hold it).
   pub fn expand(&self, text: &str) -> String {
-    text
-      .replace("{state_counts}", &self.qualify("session_state_counts"))
-      .replace("{state_deltas}", &self.qualify("session_state_deltas"))
-      .replace("{live}", "(ttl IS NULL OR ttl > {now})")
-      .replace("{now}", "(now() AT TIME ZONE 'UTC')")
-      .replace("{sessions}", &self.sessions)
-      .replace("{key_value}", &self.key_value)
+    self.expand_with(text, &[])
   }
+
+  /// [`expand`](Self::expand), with `more` placeholders (`("{name}", text)`) filled in too.
+  pub fn expand_with(&self, text: &str, more: &[(&str, &str)]) -> String {
+    let now = "(now() AT TIME ZONE 'UTC')";
+    let live = format!("(ttl IS NULL OR ttl > {now})");
+    let counts = self.qualify("session_state_counts");
+    let deltas = self.qualify("session_state_deltas");
+    let mut placeholders: Vec<(&str, &str)> = vec![
+      ("{sessions}", &self.sessions),
+      ("{key_value}", &self.key_value),
+      ("{state_counts}", &counts),
+      ("{state_deltas}", &deltas),
+      ("{live}", &live),
+      ("{now}", now),
+    ];
+    placeholders.extend_from_slice(more);
+    fill(text, &placeholders)
+  }
+
+}
+
+/// `text` with each `{name}` of `placeholders` replaced, in one pass: what is filled in (a
+/// schema's name may hold braces) is never read for placeholders again.
+pub fn fill(text: &str, placeholders: &[(&str, &str)]) -> String {
+  let mut out = String::with_capacity(text.len() + 64);
+  let mut rest = text;
+  while let Some(at) = rest.find('{') {
+    out.push_str(&rest[..at]);
+    rest = &rest[at..];
+    match placeholders.iter().find(|(name, _)| rest.starts_with(name)) {
+      Some((name, value)) => {
+        out.push_str(value);
+        rest = &rest[name.len()..];
+      }
+      None => {
+        out.push('{');
+        rest = &rest[1..];
+      }
+    }
+  }
+  out.push_str(rest);
+  out
 }
 
 /// `name` as a double-quoted SQL identifier.
@@ -114,3 +150,19 @@ macro_rules! statements {
   };
 }
 pub(crate) use statements;
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  #[test]
+  fn placeholders_inside_a_schema_name_are_never_filled_in() {
+    let tables = Tables::new(Some("{key_value}{now}"));
+    let text = tables.expand("DELETE FROM {sessions} WHERE {live}");
+    assert_eq!(
+      text,
+      "DELETE FROM \"{key_value}{now}\".sessions WHERE (ttl IS NULL OR ttl > (now() AT TIME ZONE 'UTC'))"
+    );
+    assert_eq!(fill("{a}{b}{", &[("{a}", "{b}"), ("{b}", "x")]), "{b}x{");
+  }
+}

@@ -40,23 +40,21 @@ export async function dropBenchSchema(db, schema) {
 }
 
 /** The serialized session seeded per row (typical, or small), with placeholders the server fills. */
-function template(small) {
+function template(small, expiresAt) {
   const session = typicalSession('__ID__', 0)
   if (small) session.conversationHistory = session.conversationHistory.slice(0, 2)
   session.state = '__STATE__'
+  session.expiresAt = new Date(expiresAt)
   const iso = session.updatedAt.toISOString()
-  const expires = session.expiresAt.toISOString()
-  return JSON.stringify(session)
-    .replace(`"updatedAt":"${iso}"`, '"updatedAt":"__UPDATED__"')
-    .replace(`"expiresAt":"${expires}"`, '"expiresAt":"__EXPIRES__"')
+  return JSON.stringify(session).replace(`"updatedAt":"${iso}"`, '"updatedAt":"__UPDATED__"')
 }
 
 /** Seeds rows `from` .. `to - 1` on the server, in chunks (one statement each); `expired` rows get other ids and an expiresAt in the past. */
 async function seedRange(db, from, to, progress, expired = false) {
   for (let start = from; start < to; start += SEED_CHUNK) {
     const end = Math.min(to, start + SEED_CHUNK)
-    const json = template(expired || start >= SMALL_FROM).replace(
-      '__EXPIRES__',
+    const json = template(
+      expired || start >= SMALL_FROM,
       expired ? '2001-01-01T00:00:00.000Z' : '2999-01-01T00:00:00.000Z',
     )
     const prefix = expired ? 'bench-expired-' : 'bench-scale-'

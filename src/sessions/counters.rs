@@ -54,7 +54,7 @@ CREATE TABLE IF NOT EXISTS {schema}.session_state_counts (state text PRIMARY KEY
 CREATE TABLE IF NOT EXISTS {schema}.session_state_deltas (state text NOT NULL, sessions integer NOT NULL);
 GRANT SELECT ON {schema}.session_state_counts, {schema}.session_state_deltas TO PUBLIC;
 CREATE OR REPLACE FUNCTION {schema}.smalltalk_count_session_states() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $counts$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS {tag}
 BEGIN
   IF TG_OP <> 'INSERT' THEN
     INSERT INTO {schema}.session_state_deltas (state, sessions) VALUES ({key:OLD}, -1);
@@ -64,17 +64,17 @@ BEGIN
   END IF;
   RETURN NULL;
 END
-$counts$;
+{tag};
 CREATE OR REPLACE FUNCTION {schema}.smalltalk_reset_session_states() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $reset$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS {tag}
 BEGIN
   DELETE FROM {schema}.session_state_deltas;
   DELETE FROM {schema}.session_state_counts;
   RETURN NULL;
 END
-$reset$;
+{tag};
 CREATE OR REPLACE FUNCTION {schema}.smalltalk_fold_session_states() RETURNS bigint
-LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fold$
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS {tag}
   WITH moved AS (
     DELETE FROM {schema}.session_state_deltas WHERE pg_try_advisory_xact_lock({lock}) RETURNING state, sessions
   ), folded AS (
@@ -84,7 +84,7 @@ LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fold$
       RETURNING 1
   )
   SELECT count(*) FROM moved
-$fold$;
+{tag};
 DROP TRIGGER IF EXISTS smalltalk_session_states_insert_delete ON {sessions};
 DROP TRIGGER IF EXISTS smalltalk_session_states_update ON {sessions};
 DROP TRIGGER IF EXISTS smalltalk_session_states_truncate ON {sessions};
@@ -109,6 +109,11 @@ const FOLD_ABOVE: i64 = 10_000;
 
 /// The DDL of the counters for the sessions table of `tables`, whose schema is `schema`.
 pub fn counters_ddl(tables: &Tables, schema: &str) -> String {
+  // The functions' bodies are dollar-quoted with a tag the schema's name cannot end early.
+  let mut tag = String::from("$smalltalk$");
+  while schema.contains(&tag) || tables.sessions.contains(&tag) {
+    tag.insert(tag.len() - 1, '_');
+  }
   let quoted_states: Vec<String> = STATES.iter().map(|state| format!("'{state}'")).collect();
   let key = |row: &str| {
     format!(
@@ -116,13 +121,21 @@ pub fn counters_ddl(tables: &Tables, schema: &str) -> String {
       quoted_states.join(", ")
     )
   };
-  tables
-    .expand(COUNTERS_DDL)
-    .replace("{schema}", &quote_identifier(schema))
-    .replace("{key:OLD}", &key("OLD"))
-    .replace("{key:NEW}", &key("NEW"))
-    .replace("{states}", &format!("ARRAY[{}]::text[]", quoted_states.join(", ")))
-    .replace("{lock}", &COUNTERS_LOCK_KEY.to_string())
+  let (old_key, new_key) = (key("OLD"), key("NEW"));
+  let states = format!("ARRAY[{}]::text[]", quoted_states.join(", "));
+  let lock = COUNTERS_LOCK_KEY.to_string();
+  let schema = quote_identifier(schema);
+  tables.expand_with(
+    COUNTERS_DDL,
+    &[
+      ("{schema}", &schema),
+      ("{key:OLD}", &old_key),
+      ("{key:NEW}", &new_key),
+      ("{states}", &states),
+      ("{lock}", &lock),
+      ("{tag}", &tag),
+    ],
+  )
 }
 
 /// `getStats()` from the counters and the deltas not folded yet: `ok` is false (and the counts
@@ -258,6 +271,15 @@ mod tests {
     for trigger in TRIGGERS {
       assert!(ddl.contains(&format!("CREATE TRIGGER {trigger} ")), "{trigger}");
     }
+  }
+
+  #[test]
+  fn a_schema_name_holding_the_dollar_quote_tag_cannot_end_a_function_body() {
+    let schema = "x$smalltalk$; DROP TABLE y; --";
+    let ddl = counters_ddl(&Tables::new(Some(schema)), schema);
+    assert!(ddl.contains("AS $smalltalk_$"), "{ddl}");
+    // Every body opens and closes with the tag, which appears nowhere else.
+    assert_eq!(ddl.matches("$smalltalk_$").count(), 6, "{ddl}");
   }
 
   #[test]
