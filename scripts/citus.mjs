@@ -19,7 +19,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
-import { createTestDatabase, startThrowaway, TEST_DATABASE_VARIABLE, targetEnv } from './postgres.mjs'
+import { createTestDatabase, findServerBinaries, startThrowaway, TEST_DATABASE_VARIABLE, targetEnv } from './postgres.mjs'
 
 export const CITUS_VERSION = '13.2.2'
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
@@ -39,7 +39,13 @@ const PATCHES = [
   },
 ]
 
-const pgConfig = (flag) => execFileSync(process.env.PG_CONFIG ?? 'pg_config', [flag], { encoding: 'utf8' }).trim()
+// The pg_config of the server the clusters run (PG_CONFIG, else the one beside its initdb).
+function pgConfigPath() {
+  if (process.env.PG_CONFIG) return process.env.PG_CONFIG
+  const binDir = findServerBinaries()
+  return binDir !== null && fs.existsSync(path.join(binDir, 'pg_config')) ? path.join(binDir, 'pg_config') : 'pg_config'
+}
+const pgConfig = (flag) => execFileSync(pgConfigPath(), [flag], { encoding: 'utf8' }).trim()
 const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0
 
 function run(file, args, options = {}) {
@@ -83,7 +89,7 @@ function buildIntoCache(cache) {
     if (!text.includes(from)) throw new Error(`the compile fix for ${file} no longer applies: its text changed`)
     fs.writeFileSync(path.join(source, file), text.replace(from, to))
   }
-  const env = { ...process.env, PG_CONFIG: process.env.PG_CONFIG ?? 'pg_config' }
+  const env = { ...process.env, PG_CONFIG: pgConfigPath() }
   const configured = run('./configure', CONFIGURE_FLAGS, { cwd: source, env })
   const jobs = String(Math.max(1, Math.min(os.availableParallelism?.() ?? os.cpus().length, 4)))
   const made = run('make', ['-j', jobs], { cwd: source, env })
