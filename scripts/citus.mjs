@@ -183,10 +183,10 @@ export function ensureCitus() {
 export const DISTRIBUTE_SQL = `DO $distribute$
 BEGIN
   PERFORM pg_advisory_xact_lock(5437826);
-  IF to_regclass('sessions') IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid = 'sessions'::regclass) THEN
+  IF to_regclass('sessions') IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid = to_regclass('sessions')) THEN
     PERFORM create_distributed_table('sessions', 'id');
   END IF;
-  IF to_regclass('key_value') IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid = 'key_value'::regclass) THEN
+  IF to_regclass('key_value') IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid = to_regclass('key_value')) THEN
     PERFORM create_distributed_table('key_value', 'key');
   END IF;
 END $distribute$`
