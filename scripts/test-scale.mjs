@@ -1,10 +1,14 @@
 // `npm run test:scale`: the contract suite and the truthful-outcome specs (deadlines cancel on
 // the server through PgBouncer too) through PgBouncer in transaction pooling mode (with
-// statementCache: false), then the specs in __test__/scale (PgBouncer, primary/standby failover).
-// Runs under scripts/with-database.mjs, which provides POSTGRES_* for the test database.
+// statementCache: false), then the specs in __test__/scale (PgBouncer, primary/standby failover,
+// pg_auto_failover: the failover specs start servers of their own and ignore the bouncer), then
+// the Citus run (scripts/citus.mjs: contract, batches and __test__/scale/citus on a coordinator
+// with two workers). Runs under scripts/with-database.mjs, which provides POSTGRES_* for the test
+// database. Each part prints its time; SMALLTALK_SCALE_SKIP_CITUS=1 leaves the Citus run out.
 import { spawnSync } from 'node:child_process'
 import { configuredTarget } from './postgres.mjs'
 import { startPgbouncer } from './pgbouncer.mjs'
+import { runCitusSpecs } from './citus.mjs'
 
 const jest = (args, env) =>
   spawnSync(
@@ -20,6 +24,16 @@ const jest = (args, env) =>
     { stdio: 'inherit', env: { ...process.env, ...env } },
   ).status
 
+const timings = []
+const timed = async (name, work) => {
+  const started = Date.now()
+  const status = await work()
+  timings.push(
+    `${String(Math.round((Date.now() - started) / 1000)).padStart(5)}s  ${name}${status === 0 ? '' : ' (failed)'}`,
+  )
+  return status
+}
+
 const direct = configuredTarget(process.env)
 const bouncer = await startPgbouncer(direct, { poolMode: 'transaction', poolSize: 5 })
 let status = 1
@@ -34,10 +48,19 @@ try {
     PGBOUNCER_HOST: bouncer.target.host,
     PGBOUNCER_PORT: String(bouncer.target.port),
   }
-  status = jest(['__test__/contract.spec.ts', '__test__/truthful-outcomes.spec.ts'], throughBouncer)
-  if (status === 0)
-    status = jest(['--testPathIgnorePatterns', '/node_modules/', '--', '__test__/scale'], throughBouncer)
+  status = await timed('contract and truthful outcomes through PgBouncer', () =>
+    jest(['__test__/contract.spec.ts', '__test__/truthful-outcomes.spec.ts'], throughBouncer),
+  )
+  if (status === 0) {
+    status = await timed('__test__/scale: PgBouncer, failover, pg_auto_failover', () =>
+      jest(['--testPathIgnorePatterns', '/node_modules/', '/scale/citus/', '--', '__test__/scale'], throughBouncer),
+    )
+  }
 } finally {
   await bouncer.stop()
 }
+if (status === 0 && process.env.SMALLTALK_SCALE_SKIP_CITUS !== '1') {
+  status = await timed('Citus: build (cached), contract, batches, __test__/scale/citus', () => runCitusSpecs())
+}
+process.stderr.write(`[scale] timings\n${timings.join('\n')}\n`)
 process.exit(status ?? 1)

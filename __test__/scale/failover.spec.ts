@@ -59,6 +59,9 @@ it('fails over to the promoted standby with the same adapter and loses no acknow
   const unknown = new Map<string, number[]>()
   const errors: unknown[] = []
   let lastError = 0
+  // The start of the first call that failed, and the end of the first success that started after it.
+  let firstFailedStart = 0
+  let firstOkAfterFailure = 0
   let firstOkAfterPromote = 0
   let promotedAt = 0
   let running = true
@@ -66,14 +69,18 @@ it('fails over to the promoted standby with the same adapter and loses no acknow
     const session = makeSession()
     let version = 0
     while (running) {
+      const start = performance.now()
       try {
         await adapter.saveSession({ ...session, version: version + 1, updatedAt: new Date() })
+        if (firstFailedStart > 0 && firstOkAfterFailure === 0 && start >= firstFailedStart)
+          firstOkAfterFailure = performance.now()
         version++
         acknowledged.set(session.id, version)
         if (promotedAt > 0 && firstOkAfterPromote === 0) firstOkAfterPromote = performance.now()
       } catch (error) {
         errors.push(error)
         lastError = performance.now()
+        if (firstFailedStart === 0) firstFailedStart = start
         // A rejected save wrote nothing: the next attempt saves the same version again (had it
         // landed, that would be a ConflictError and fail the test). Only after E_OUTCOME_UNKNOWN
         // may it be stored: the next attempt then moves past it.
@@ -123,7 +130,8 @@ it('fails over to the promoted standby with the same adapter and loses no acknow
   await adapter.close()
 
   console.log(
-    `failover: primary stopped -> first write on the promoted standby ${Math.round(firstOkAfterPromote - stoppedAt)} ms ` +
+    `failover: outage window ${Math.round(firstOkAfterFailure - firstFailedStart)} ms (first failed call to the first ` +
+      `successful one after it); primary stopped -> first write on the promoted standby ${Math.round(firstOkAfterPromote - stoppedAt)} ms ` +
       `(${Math.round(firstOkAfterPromote - promotedAt)} ms after promote; ${errors.length} calls failed with StorageError, ` +
       `last at ${Math.round(lastError - stoppedAt)} ms); ${acknowledged.size} sessions, ` +
       `${[...acknowledged.values()].reduce((a, b) => a + b, 0)} acknowledged writes, 0 lost`,
