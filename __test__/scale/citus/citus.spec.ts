@@ -1,7 +1,7 @@
 // On Citus (scripts/citus.mjs: a coordinator and two workers, tables distributed by id / key after
 // every initialize(), see setup.ts): the optimistic lock under racing adapters, all-or-nothing
 // batches across shards and workers, counts across shards, and what differs from one PostgreSQL
-// (getStats().sizeBytes is the coordinator's empty shell).
+// (getStats().sizeBytes is the coordinator's empty shell; the counts come from the table).
 import { ConflictError, PostgresStorageAdapter } from '@smalltalk-ai/postgres-storage'
 import type { Session } from '@smalltalk-ai/postgres-storage'
 import { adapterPerTest, contractConfig, makeSession, sql } from '../../helpers.js'
@@ -111,6 +111,8 @@ it('getStats counts every shard; sizeBytes is the size of the coordinator shell,
   await adapter().setValue('stats-key', { big: 'x'.repeat(1000) })
   const stats = await adapter().getStats()
   expect(stats.totalSessions).toBe(300)
+  // No trigger-kept counters on a distributed table: the shards are counted.
+  expect(stats.metrics.countedBy).toBe('table')
   const [sizes] = await sql(
     `SELECT pg_total_relation_size('sessions') + pg_total_relation_size('key_value') AS shell,
             citus_total_relation_size('sessions') + citus_total_relation_size('key_value') AS total`,
