@@ -39,6 +39,7 @@ import { checkBinary, describe } from './check-libc.mjs'
 import { nodeLines } from './lib/node-lines.mjs'
 import { root } from './lib/python-tools.mjs'
 import { packument, SCOPE, startRegistry } from './lib/registry.mjs'
+import { MAIN_PACKAGE_FILES } from './lib/package-files.mjs'
 
 const keep = process.argv.includes('--keep')
 const manifest = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'))
@@ -48,24 +49,7 @@ const { binaryName } = manifest.napi
 const NODE_LINE = nodeLines(manifest.engines.node)[0]
 const { parseTriple } = await import(path.join(root, 'node_modules', '@napi-rs', 'cli', 'dist', 'index.js'))
 
-/** What the main package's tarball holds: the JS face, its types, napi's loader and the docs. */
-const MAIN_FILES = [
-  'CHANGELOG.md',
-  'LICENSE',
-  'README.md',
-  'index.d.mts',
-  'index.d.ts',
-  'index.js',
-  'index.mjs',
-  'lib/errors.js',
-  'lib/load-native.js',
-  'lib/requests.js',
-  'lib/session-json.js',
-  'lib/slices.js',
-  'lib/validate.js',
-  'native.js',
-  'package.json',
-]
+const MAIN_FILES = MAIN_PACKAGE_FILES
 /** Size bounds: the main tarball is text (about 60 KB packed); a platform one is one binary. */
 const MAIN_MAX_PACKED = 150 * 1024
 const MAIN_MAX_UNPACKED = 400 * 1024

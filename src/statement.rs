@@ -93,7 +93,6 @@ impl Tables {
     placeholders.extend_from_slice(more);
     fill(text, &placeholders)
   }
-
 }
 
 /// `text` with each `{name}` of `placeholders` replaced, in one pass: what is filled in (a

@@ -9,6 +9,7 @@ import { createRequire } from 'node:module'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { MAIN_PACKAGE_FILES } from '../../scripts/lib/package-files.mjs'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 const require = createRequire(import.meta.url)
@@ -23,24 +24,7 @@ const host: string = platformName(
 const platformPackage = `${name}-${host}`
 const binary = `${manifest.napi.binaryName}.${host}.node`
 
-/** What the main package may contain, and nothing else. */
-const SHIPPED = [
-  'CHANGELOG.md',
-  'LICENSE',
-  'README.md',
-  'index.d.mts',
-  'index.d.ts',
-  'index.js',
-  'index.mjs',
-  'lib/errors.js',
-  'lib/load-native.js',
-  'lib/requests.js',
-  'lib/session-json.js',
-  'lib/slices.js',
-  'lib/validate.js',
-  'native.js',
-  'package.json',
-]
+const SHIPPED = MAIN_PACKAGE_FILES
 
 // --- a child environment without cargo or rustc -------------------------------------------------
 

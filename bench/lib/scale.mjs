@@ -21,6 +21,8 @@ const STATES = ['paused', 'closed', 'active', 'active', 'active', 'active', 'act
 export const FLAT_GROWTH = 1.5
 /** Rows from here on are small sessions (a few turns), to keep the disk in bounds. */
 const SMALL_FROM = 1_000_000
+/** The expiresAt of every session but the expired ones (deleteExpiredSessions must count only those). */
+const FAR_FUTURE = '2999-01-01T00:00:00.000Z'
 
 const scaleId = (index) => `bench-scale-${index}`
 const stateOf = (index) => STATES[index % STATES.length]
@@ -53,10 +55,7 @@ function template(small, expiresAt) {
 async function seedRange(db, from, to, progress, expired = false) {
   for (let start = from; start < to; start += SEED_CHUNK) {
     const end = Math.min(to, start + SEED_CHUNK)
-    const json = template(
-      expired || start >= SMALL_FROM,
-      expired ? '2001-01-01T00:00:00.000Z' : '2999-01-01T00:00:00.000Z',
-    )
+    const json = template(expired || start >= SMALL_FROM, expired ? '2001-01-01T00:00:00.000Z' : FAR_FUTURE)
     const prefix = expired ? 'bench-expired-' : 'bench-scale-'
     progress.update(
       `scale: seeding ${expired ? 'expired ' : ''}rows ${start.toLocaleString('en-US')}–${end.toLocaleString('en-US')}`,
@@ -189,6 +188,7 @@ export async function measureScale({ db, connection, options, progress }) {
         session.state = stateOf(index)
         session.version = (versions.get(index) ?? 1) + 1
         session.updatedAt = new Date(updatedMs(index))
+        session.expiresAt = new Date(FAR_FUTURE)
         versions.set(index, session.version)
         return (await adapter.saveSession(session)) === undefined
       })

@@ -28,8 +28,8 @@ use std::sync::Arc;
 use super::{Sessions, Stats};
 use crate::error::{Error, Result};
 use crate::op::Call;
-use crate::statement::{quote_identifier, Stmt, Tables};
 use crate::retry::with_client;
+use crate::statement::{quote_identifier, Stmt, Tables};
 use crate::store::{column, Conn};
 
 /// The states `getStats()` counts one by one; every other state (or none) counts as `other`.

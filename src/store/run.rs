@@ -90,18 +90,11 @@ impl Store {
     op: Op<'_>,
     mut each: impl FnMut(&Row) -> Result<()>,
   ) -> Result<()> {
-    let pg: &tokio_postgres::Client = client;
-    let pg_error = |e: tokio_postgres::Error| Error::from_pg(op, &e);
-    let stream = match self.statement_if_cached(client, stmt, op).await? {
-      Some(statement) => pg.query_raw(&statement, params.iter().copied()).await,
-      None => pg.query_typed_raw(&stmt.text, typed(stmt, params)).await,
-    }
-    .map_err(pg_error)?;
-    futures_util::pin_mut!(stream);
-    while let Some(row) = stream.try_next().await.map_err(pg_error)? {
-      each(&row)?;
-    }
-    Ok(())
+    let statement = self.statement_if_cached(client, stmt, op).await?;
+    self
+      .stream(client, stmt, statement.as_ref(), params, op, |row| each(&row))
+      .await
+      .map(|_| ())
   }
 
   /// Runs a statement and returns its first row, if any.
@@ -235,6 +228,27 @@ impl Store {
     params: &Params<'_>,
     op: Op<'_>,
   ) -> Result<Written> {
+    let mut rows = Vec::new();
+    let count = self
+      .stream(client, stmt, statement, params, op, |row| {
+        rows.push(row);
+        Ok(())
+      })
+      .await?;
+    Ok(Written { count, rows })
+  }
+
+  /// Runs `stmt` (as `statement` when prepared), hands each row to `each` as it arrives, and
+  /// returns the number of rows it affected. Its request is sent when the future is first polled.
+  async fn stream(
+    &self,
+    client: &Object,
+    stmt: &Stmt,
+    statement: Option<&Statement>,
+    params: &Params<'_>,
+    op: Op<'_>,
+    mut each: impl FnMut(Row) -> Result<()>,
+  ) -> Result<u64> {
     let pg: &tokio_postgres::Client = client;
     let pg_error = |e: tokio_postgres::Error| Error::from_pg(op, &e);
     let stream = match statement {
@@ -243,14 +257,10 @@ impl Store {
     }
     .map_err(pg_error)?;
     futures_util::pin_mut!(stream);
-    let mut rows = Vec::new();
     while let Some(row) = stream.try_next().await.map_err(pg_error)? {
-      rows.push(row);
+      each(row)?;
     }
-    Ok(Written {
-      count: stream.rows_affected().unwrap_or(0),
-      rows,
-    })
+    Ok(stream.rows_affected().unwrap_or(0))
   }
 
   /// Ends the transaction [`write_begun`](Self::write_begun) opened.
