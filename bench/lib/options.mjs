@@ -83,7 +83,7 @@ export const usage = (workloads) => `usage: npm run bench -- [options]
   --stale-churn <n>        churn rounds (2,000 updates each) of the stale-statistics table
                                                                           (BENCH_STALE_CHURN, default 300)
   --scale                  also run the 10k / 100k / 1M / 10M scale curve (takes about an hour, ~12 GB of disk)
-  --scale-sizes <a,b,...>  its table sizes (default 10000,100000,1000000)
+  --scale-sizes <a,b,...>  its table sizes (default 10000,100000,1000000,10000000)
   --scale-calls <n>        calls per measure and size (getStats and the deep offset: 3) (default 200)
   --memory-ops <n>         operations of the memory check                 (BENCH_MEMORY_OPS, default 20000)
   --no-memory              skip the memory check
