@@ -506,7 +506,10 @@ try {
       path.join(app, 'package.json'),
       `${JSON.stringify({ name: 'smalltalk-app', version: '1.0.0', private: true }, null, 2)}\n`,
     )
-    fs.writeFileSync(path.join(app, '.npmrc'), `${SCOPE}:registry=${registry.url}\n`)
+    // The local registry is the app's only registry, as on a machine whose mirror holds just this
+    // release: npm still asks for the optional peers' metadata (prom-client, keyv) and takes the
+    // registry's 404 as "not installed", so nothing reaches the public registry.
+    fs.writeFileSync(path.join(app, '.npmrc'), `registry=${registry.url}\n${SCOPE}:registry=${registry.url}\n`)
     succeeds('npm', ['install', name, '--no-audit', '--no-fund'], `npm install ${name}`, { cwd: app, env: userEnv })
     const expected = [name, packageOf(gnu)]
     const afterInstall = installed(app)

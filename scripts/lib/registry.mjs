@@ -4,23 +4,11 @@
 // nothing else publishable. Used by scripts/test-publish.mjs.
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
-import net from 'node:net'
 import path from 'node:path'
 import { root } from './python-tools.mjs'
+import { freePort } from './throwaway-server.mjs'
 
 export const SCOPE = '@smalltalk-ai'
-
-/** A TCP port free on 127.0.0.1 at the time of asking. */
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.on('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address()
-      server.close(() => resolve(port))
-    })
-  })
-}
 
 function config(dir) {
   // JSON is YAML: no YAML writer needed.
