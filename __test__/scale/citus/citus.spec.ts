@@ -122,3 +122,24 @@ it('getStats counts every shard; sizeBytes is the size of the coordinator shell,
   expect(stats.sizeBytes).toBe(Number(sizes.shell))
   expect(stats.sizeBytes).toBeLessThan(Number(sizes.total) / 4)
 })
+
+it('key-value batches span the shards: one snapshot, all or nothing, keys in code-point order across workers', async () => {
+  const keys = Array.from({ length: 40 }, (_, index) => `kv:${String(index).padStart(2, '0')}`)
+  const workers = new Set(await Promise.all(keys.map((key) => workerOf('key_value', key))))
+  expect(workers.size).toBe(2)
+  await adapter().setValues(keys.map((key, index) => [key, { index }] as const))
+  await adapter().setValue('other:1', 1)
+  expect(await adapter().getValues([keys[39], 'missing', keys[0]])).toEqual([{ index: 39 }, null, { index: 0 }])
+  const walked: string[] = []
+  for await (const [key] of adapter().iterateValues({ prefix: 'kv:', batchSize: 7 })) walked.push(key)
+  expect(walked).toEqual(keys)
+  // A refused entry refuses the batch on every shard it touched.
+  await sql(`ALTER TABLE key_value ADD CONSTRAINT no_poison CHECK (key <> 'kv:poison')`)
+  await expect(
+    adapter().setValues([...keys.map((key) => [key, 'changed'] as const), ['kv:poison', 1]]),
+  ).rejects.toThrow()
+  expect(await adapter().getValues([keys[0], keys[39]])).toEqual([{ index: 0 }, { index: 39 }])
+  expect(await adapter().deleteValues(keys.slice(0, 10))).toBe(10)
+  expect(await adapter().clearValues({ prefix: 'kv:' })).toBe(30)
+  expect((await sql(`SELECT key FROM key_value`)).map((row) => row.key)).toEqual(['other:1'])
+})
