@@ -1,5 +1,6 @@
 //! Per-operation counters and latency histograms, lock-free (one relaxed atomic add per bucket),
-//! read by `getStats()` so an operator can see what the adapter does without a profiler.
+//! read by `getStats()` so an operator can see what the adapter does without a profiler, and by a
+//! Prometheus scrape (`prometheus.js`), which needs the calls counted against SmallTalk's bounds.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -14,6 +15,39 @@ pub enum Outcome {
   Conflict,
   /// Rejected with any other error.
   Error,
+}
+
+impl Outcome {
+  /// Its name as a Prometheus `result` label: `ok`, `conflict` or `error`.
+  pub fn name(self) -> &'static str {
+    match self {
+      Outcome::Ok => "ok",
+      Outcome::Conflict => "conflict",
+      Outcome::Error => "error",
+    }
+  }
+}
+
+/// The bounds of SmallTalk's `storage_operations_duration_seconds` histogram (1 ms, 10 ms, 50 ms,
+/// 100 ms, 500 ms, 1 s, 5 s) in nanoseconds. Every call is counted against them exactly, as
+/// Prometheus' `le` buckets are (a call of exactly 10 ms is within `le="0.01"`), beside the
+/// log-linear histogram below, whose bucket edges fall elsewhere.
+pub const LATENCY_BOUNDS_NANOS: [u64; 7] = [
+  1_000_000,
+  10_000_000,
+  50_000_000,
+  100_000_000,
+  500_000_000,
+  1_000_000_000,
+  5_000_000_000,
+];
+
+/// Buckets of [`LATENCY_BOUNDS_NANOS`]: one per bound, then one for the calls above the last.
+pub const BOUNDED_BUCKETS: usize = LATENCY_BOUNDS_NANOS.len() + 1;
+
+/// The bucket of [`LATENCY_BOUNDS_NANOS`] a call of `nanos` falls in: the first bound at or above it.
+fn bounded_bucket_of(nanos: u64) -> usize {
+  LATENCY_BOUNDS_NANOS.partition_point(|&bound| bound < nanos)
 }
 
 /// Values below this many microseconds get one bucket each.
@@ -44,14 +78,38 @@ fn bucket_upper_bound(bucket: usize) -> u64 {
   lower.saturating_add((1u64 << (exponent - 2)) - 1)
 }
 
+/// The calls of one outcome: how many fell in each bucket of [`LATENCY_BOUNDS_NANOS`] (their sum is
+/// the outcome's count) and their total time.
+struct OutcomeCounters {
+  bounded: [AtomicU64; BOUNDED_BUCKETS],
+  micros: AtomicU64,
+}
+
+impl OutcomeCounters {
+  fn new() -> Self {
+    OutcomeCounters {
+      bounded: std::array::from_fn(|_| AtomicU64::new(0)),
+      micros: AtomicU64::new(0),
+    }
+  }
+
+  fn snapshot(&self, outcome: Outcome) -> OutcomeLatency {
+    let counts = std::array::from_fn(|bucket| self.bounded.get(bucket).map_or(0, |b| b.load(Ordering::Relaxed)));
+    OutcomeLatency {
+      outcome,
+      counts,
+      sum_seconds: self.micros.load(Ordering::Relaxed) as f64 / 1e6,
+    }
+  }
+}
+
 struct Counters {
   groups: AtomicU64,
   grouped_calls: AtomicU64,
   largest_group: AtomicU64,
-  ok: AtomicU64,
-  conflicts: AtomicU64,
-  errors: AtomicU64,
-  total_micros: AtomicU64,
+  ok: OutcomeCounters,
+  conflict: OutcomeCounters,
+  error: OutcomeCounters,
   max_micros: AtomicU64,
   buckets: [AtomicU64; BUCKETS],
 }
@@ -62,13 +120,40 @@ impl Counters {
       groups: AtomicU64::new(0),
       grouped_calls: AtomicU64::new(0),
       largest_group: AtomicU64::new(0),
-      ok: AtomicU64::new(0),
-      conflicts: AtomicU64::new(0),
-      errors: AtomicU64::new(0),
-      total_micros: AtomicU64::new(0),
+      ok: OutcomeCounters::new(),
+      conflict: OutcomeCounters::new(),
+      error: OutcomeCounters::new(),
       max_micros: AtomicU64::new(0),
       buckets: std::array::from_fn(|_| AtomicU64::new(0)),
     }
+  }
+
+  fn outcome(&self, outcome: Outcome) -> &OutcomeCounters {
+    match outcome {
+      Outcome::Ok => &self.ok,
+      Outcome::Conflict => &self.conflict,
+      Outcome::Error => &self.error,
+    }
+  }
+}
+
+/// One outcome's calls of an operation, counted against [`LATENCY_BOUNDS_NANOS`]: a Prometheus
+/// histogram's series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutcomeLatency {
+  /// How they ended.
+  pub outcome: Outcome,
+  /// Calls within each bound of [`LATENCY_BOUNDS_NANOS`] (above the one before), then above the
+  /// last: not cumulative. Their sum is the number of calls.
+  pub counts: [u64; BOUNDED_BUCKETS],
+  /// Their total time in seconds (each call to the microsecond).
+  pub sum_seconds: f64,
+}
+
+impl OutcomeLatency {
+  /// The number of calls.
+  pub fn count(&self) -> u64 {
+    self.counts.iter().sum()
   }
 }
 
@@ -99,6 +184,8 @@ pub struct OperationStats {
   pub grouped_calls: u64,
   /// The largest group.
   pub largest_group: u64,
+  /// The calls by outcome (ok, conflict, error), against SmallTalk's bounds.
+  pub outcomes: [OutcomeLatency; 3],
 }
 
 /// Counters for every operation of one adapter, by JS method name, each registered by its
@@ -136,13 +223,12 @@ impl Metrics {
       return;
     };
     let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
-    match outcome {
-      Outcome::Ok => &counters.ok,
-      Outcome::Conflict => &counters.conflicts,
-      Outcome::Error => &counters.errors,
+    let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+    let by_outcome = counters.outcome(outcome);
+    if let Some(bucket) = by_outcome.bounded.get(bounded_bucket_of(nanos)) {
+      bucket.fetch_add(1, Ordering::Relaxed);
     }
-    .fetch_add(1, Ordering::Relaxed);
-    counters.total_micros.fetch_add(micros, Ordering::Relaxed);
+    by_outcome.micros.fetch_add(micros, Ordering::Relaxed);
     counters.max_micros.fetch_max(micros, Ordering::Relaxed);
     if let Some(bucket) = counters.buckets.get(bucket_of(micros)) {
       bucket.fetch_add(1, Ordering::Relaxed);
@@ -194,12 +280,16 @@ impl Metrics {
           0.0
         };
         let max_ms = counters.max_micros.load(Ordering::Relaxed) as f64 / 1000.0;
+        let outcomes =
+          [Outcome::Ok, Outcome::Conflict, Outcome::Error].map(|outcome| counters.outcome(outcome).snapshot(outcome));
+        let [ok, conflict, error] = &outcomes;
+        let total_seconds = ok.sum_seconds + conflict.sum_seconds + error.sum_seconds;
         Some(OperationStats {
           method,
-          ok: counters.ok.load(Ordering::Relaxed),
-          conflicts: counters.conflicts.load(Ordering::Relaxed),
-          errors: counters.errors.load(Ordering::Relaxed),
-          mean_ms: counters.total_micros.load(Ordering::Relaxed) as f64 / calls as f64 / 1000.0,
+          ok: ok.count(),
+          conflicts: conflict.count(),
+          errors: error.count(),
+          mean_ms: total_seconds / calls as f64 * 1000.0,
           p50_ms: percentile(0.50).min(max_ms),
           p95_ms: percentile(0.95).min(max_ms),
           p99_ms: percentile(0.99).min(max_ms),
@@ -207,6 +297,7 @@ impl Metrics {
           groups: counters.groups.load(Ordering::Relaxed),
           grouped_calls: counters.grouped_calls.load(Ordering::Relaxed),
           largest_group: counters.largest_group.load(Ordering::Relaxed),
+          outcomes,
         })
       })
       .collect()
@@ -258,5 +349,75 @@ mod tests {
     assert!((9.5..=10.0).contains(&get.p99_ms), "{}", get.p99_ms);
     assert!((get.mean_ms - 5.05).abs() < 1e-9);
     assert_eq!(get.max_ms, 10.0);
+  }
+
+  #[test]
+  fn calls_are_counted_against_smalltalks_bounds_exactly() {
+    let metrics = Metrics::default();
+    let record = |nanos: u64, outcome| metrics.record("saveSession", Duration::from_nanos(nanos), outcome);
+    // On a bound: within it (`le`). One nanosecond above: in the next bucket.
+    record(0, Outcome::Ok);
+    record(1_000_000, Outcome::Ok);
+    record(1_000_001, Outcome::Ok);
+    record(9_999_999, Outcome::Ok);
+    record(10_000_000, Outcome::Ok);
+    record(50_000_001, Outcome::Ok);
+    record(100_000_000, Outcome::Ok);
+    record(499_999_999, Outcome::Ok);
+    record(1_000_000_000, Outcome::Ok);
+    record(5_000_000_000, Outcome::Ok);
+    record(5_000_000_001, Outcome::Ok);
+    record(3_600_000_000_000, Outcome::Ok);
+    record(20_000_000, Outcome::Conflict);
+    record(20_000_000, Outcome::Conflict);
+    record(700_000_000, Outcome::Error);
+    let snapshot = metrics.snapshot();
+    let [ok, conflict, error] = &snapshot[0].outcomes;
+    assert_eq!(ok.outcome, Outcome::Ok);
+    assert_eq!(ok.counts, [2, 3, 0, 2, 1, 1, 1, 2]);
+    assert_eq!(ok.count(), 12);
+    assert_eq!((snapshot[0].ok, snapshot[0].conflicts, snapshot[0].errors), (12, 2, 1));
+    assert_eq!(conflict.counts, [0, 0, 2, 0, 0, 0, 0, 0]);
+    assert!((conflict.sum_seconds - 0.04).abs() < 1e-12, "{}", conflict.sum_seconds);
+    assert_eq!(error.counts, [0, 0, 0, 0, 0, 1, 0, 0]);
+    assert!((error.sum_seconds - 0.7).abs() < 1e-12);
+    // Each call's time is summed to the microsecond.
+    let expected_ok_micros = [0u64, 1_000, 1_000, 9_999, 10_000, 50_000, 100_000, 499_999]
+      .iter()
+      .sum::<u64>()
+      + 1_000_000
+      + 5_000_000
+      + 5_000_000
+      + 3_600_000_000;
+    assert!((ok.sum_seconds - expected_ok_micros as f64 / 1e6).abs() < 1e-6);
+    assert_eq!(
+      [Outcome::Ok, Outcome::Conflict, Outcome::Error].map(Outcome::name),
+      ["ok", "conflict", "error"]
+    );
+    // The bounds are SmallTalk's, in seconds.
+    let seconds = LATENCY_BOUNDS_NANOS.map(|nanos| nanos as f64 / 1e9);
+    assert_eq!(seconds, [0.001, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0]);
+  }
+
+  #[test]
+  fn concurrent_calls_lose_no_count() {
+    let metrics = Arc::new(Metrics::default());
+    let threads: Vec<_> = (0..4)
+      .map(|thread| {
+        let metrics = metrics.clone();
+        std::thread::spawn(move || {
+          for call in 0..10_000u64 {
+            let nanos = (call * 7_919 + thread * 104_729) % 6_000_000_000;
+            metrics.record("getSession", Duration::from_nanos(nanos), Outcome::Ok);
+          }
+        })
+      })
+      .collect();
+    for thread in threads {
+      thread.join().unwrap();
+    }
+    let snapshot = metrics.snapshot();
+    assert_eq!(snapshot[0].outcomes[0].count(), 40_000);
+    assert_eq!(snapshot[0].ok, 40_000);
   }
 }
