@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::option_values::{clean, shown, split_list};
 pub use crate::option_values::{
   Count, Flag, Hosts, Millis, Ports, SchemaName, SessionAttrs, Ssl, SslMode, SslOptions, Timeout, ToastCompression,
+  Unlogged,
 };
 use crate::secret::Secret;
 use crate::url::{self, UrlParts};
@@ -92,11 +93,16 @@ pub struct Options {
   /// without DDL rights). Default `true`.
   #[serde(default)]
   pub create_schema: Flag<true>,
-  /// Serve concurrent `getSession`, `hasSession`, `getValue` and `saveSession` calls that find
-  /// the pool busy in groups, one statement per group (each caller still gets its own outcome).
-  /// Default `true`.
+  /// Beyond 4 calls under way, serve concurrent `getSession`, `hasSession`, `getValue` and
+  /// `saveSession` calls in groups, one statement of a kind at a time (each caller still gets its
+  /// own outcome). Default `true`.
   #[serde(default)]
   pub coalesce: Flag<true>,
+  /// Bytes of session JSON kept for conditional reads (see `sessions/cache.rs`): a `getSession`
+  /// of a session this adapter read before gets its data back only when the row changed. `0`
+  /// turns it off. Default 32 MiB.
+  #[serde(default)]
+  pub read_cache_bytes: Count<0, { 1 << 40 }, { 32 << 20 }>,
   /// Prepared statements per connection; `false` for PgBouncer's transaction pooling. Default `true`.
   #[serde(default)]
   pub statement_cache: Flag<true>,
@@ -105,6 +111,10 @@ pub struct Options {
   /// Default `lz4`.
   #[serde(default)]
   pub toast_compression: ToastCompression,
+  /// Tables `initialize()` creates `UNLOGGED` (`{ keyValue?, sessions? }`): faster writes, lost
+  /// after a crash and not replicated. Existing tables are never converted. Default: none.
+  #[serde(default)]
+  pub unlogged: Unlogged,
 }
 
 /// A resolved, validated configuration. Two equal configs can share one pool.
@@ -182,6 +192,8 @@ pub fn parse_options(json: &str) -> Result<Options> {
   }
   serde_path_to_error::deserialize(Value::Object(map)).map_err(|error| {
     let path = error.path().to_string();
+    // An unknown option of the top level has its own name as the path; a nested one, `a.b`.
+    let at_root = !path.contains('.') || path == ".";
     let message = clean(error.inner());
     let field = match message.strip_prefix("unknown field `") {
       // An unknown option is reported at the root: name it from serde's message.
@@ -196,7 +208,7 @@ pub fn parse_options(json: &str) -> Result<Options> {
     let mut reason = message
       .replace("unknown field", "unknown option")
       .replace("expected one of", "the options are");
-    if message.starts_with("unknown field") {
+    if message.starts_with("unknown field") && at_root {
       let pg_names: Vec<String> = PG_NAMES.iter().map(|(pg_name, _)| format!("`{pg_name}`")).collect();
       reason.push_str(&format!(", and pg's names {}", pg_names.join(", ")));
     }
@@ -550,6 +562,13 @@ mod tests {
         "primary",
       ),
       (json!({"toastCompression": "zstd"}), "toastCompression", "zstd"),
+      (
+        json!({"unlogged": {"keyvalue": true}}),
+        "unlogged.keyvalue",
+        "expected `keyValue` or `sessions`",
+      ),
+      (json!({"unlogged": {"sessions": 1}}), "unlogged.sessions", "1"),
+      (json!({"unlogged": true}), "unlogged", "true"),
       (json!({"maxx": 3}), "maxx", "unknown option"),
       (json!({"idleTimeout": 3}), "idleTimeout", "poolSize"),
       (json!({"maxConnections": 3}), "maxConnections", "pg's names `max`, "),

@@ -92,6 +92,30 @@ impl ToastCompression {
   }
 }
 
+/// Which tables `initialize()` creates `UNLOGGED` (not written to the WAL: faster writes, but
+/// emptied after a crash and not replicated). Tables that exist are never converted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Unlogged {
+  /// The key-value table.
+  #[serde(default)]
+  pub key_value: bool,
+  /// The sessions table.
+  #[serde(default)]
+  pub sessions: bool,
+}
+
+impl Unlogged {
+  /// Whether the table `name` (`sessions` or `key_value`) is to be created unlogged.
+  pub fn table(self, name: &str) -> bool {
+    match name {
+      "sessions" => self.sessions,
+      "key_value" => self.key_value,
+      _ => false,
+    }
+  }
+}
+
 /// `ssl` as `pg` takes it: a boolean or `{ rejectUnauthorized?, ca? }`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Ssl {

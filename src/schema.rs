@@ -10,6 +10,7 @@ use tokio_postgres::types::Type;
 
 use crate::error::{Error, Result};
 use crate::op::Call;
+use crate::option_values::Unlogged;
 use crate::statement::{Stmt, Tables};
 use crate::store::{column, Conn, Store};
 
@@ -65,7 +66,7 @@ const COMPRESSED_COLUMNS: [(&str, &str); 2] = [
 ];
 
 /// Indexes of ours, beyond the original schema: created when missing and allowed, never required.
-const EXTRA_INDEXES: [(&str, &str); 2] = [
+const EXTRA_INDEXES: [(&str, &str); 3] = [
   (
     // Serves listSessions' order (updated_at DESC, id DESC, scanned backwards) and its keyset pages
     // directly, so the plan stays a cheap index scan whatever the table's statistics say.
@@ -77,20 +78,31 @@ const EXTRA_INDEXES: [(&str, &str); 2] = [
     "idx_sessions_expires_at",
     "CREATE INDEX IF NOT EXISTS idx_sessions_expires_at ON {sessions} (((data->>'expiresAt') COLLATE \"C\"))",
   ),
+  (
+    // Serves iterateValues' pages and clearValues' prefixes: keys in code-point order, whatever
+    // the database's collation.
+    "idx_key_value_key_c",
+    "CREATE INDEX IF NOT EXISTS idx_key_value_key_c ON {key_value} (key COLLATE \"C\")",
+  ),
 ];
 
 /// The DDL that creates `missing` (names of [`SCHEMA_OBJECTS`]) and, for a named schema, the
 /// schema itself, in one implicit transaction under an advisory lock (concurrent
 /// `initialize()` calls do not race). A created table's JSON column gets `compression` (a
-/// method the server has), if given.
-pub fn ddl(tables: &Tables, missing: &[String], compression: Option<&str>) -> String {
+/// method the server has), if given, and the tables `unlogged` names are created `UNLOGGED`.
+pub fn ddl(tables: &Tables, missing: &[String], compression: Option<&str>, unlogged: Unlogged) -> String {
   let mut ddl = format!("SELECT pg_advisory_xact_lock({DDL_LOCK_KEY});");
   if let Some(quoted) = tables.namespace() {
     ddl.push_str(&format!("CREATE SCHEMA IF NOT EXISTS {quoted};"));
   }
   for (name, create) in SCHEMA_OBJECTS {
     if missing.iter().any(|missing| missing == name) {
-      ddl.push_str(&tables.expand(create));
+      let create = if unlogged.table(name) {
+        create.replacen("CREATE TABLE", "CREATE UNLOGGED TABLE", 1)
+      } else {
+        create.to_string()
+      };
+      ddl.push_str(&tables.expand(&create));
       ddl.push(';');
       if let Some(method) = compression {
         for (_, alter) in COMPRESSED_COLUMNS.iter().filter(|(table, _)| *table == name) {
@@ -98,12 +110,13 @@ pub fn ddl(tables: &Tables, missing: &[String], compression: Option<&str>) -> St
           ddl.push(';');
         }
       }
-      // A new sessions table gets our indexes in the same transaction.
-      if name == "sessions" {
-        for (_, extra) in EXTRA_INDEXES {
-          ddl.push_str(&tables.expand(extra));
-          ddl.push(';');
-        }
+      // A new table gets our indexes in the same transaction.
+      for (_, extra) in EXTRA_INDEXES
+        .iter()
+        .filter(|(_, extra)| extra.contains(&format!(" ON {{{name}}} ")))
+      {
+        ddl.push_str(&tables.expand(extra));
+        ddl.push(';');
       }
     }
   }
@@ -136,7 +149,7 @@ pub async fn create(store: &Store, tables: &Tables, statements: &[&Stmt], call: 
       _ => None,
     };
     client
-      .batch_execute(&ddl(tables, &missing, compression))
+      .batch_execute(&ddl(tables, &missing, compression, options.unlogged))
       .await
       .map_err(|e| Error::from_pg(op, &e))?;
   }
@@ -204,7 +217,7 @@ mod tests {
   #[test]
   fn schema_matches_the_original_adapter() {
     let all: Vec<String> = SCHEMA_OBJECTS.iter().map(|(name, _)| name.to_string()).collect();
-    let ddl = ddl(&Tables::new(None), &all, None);
+    let ddl = ddl(&Tables::new(None), &all, None, Unlogged::default());
     for needle in [
       "CREATE TABLE IF NOT EXISTS sessions",
       "id TEXT PRIMARY KEY",
@@ -219,12 +232,32 @@ mod tests {
       assert!(ddl.contains(needle), "missing {needle}");
     }
     assert!(!ddl.contains("CREATE SCHEMA"));
+    assert!(!ddl.contains("UNLOGGED"));
+    assert!(
+      ddl.find("idx_key_value_key_c") > ddl.find("CREATE TABLE IF NOT EXISTS key_value"),
+      "{ddl}"
+    );
+  }
+
+  #[test]
+  fn only_the_tables_named_unlogged_are_created_unlogged() {
+    let all: Vec<String> = SCHEMA_OBJECTS.iter().map(|(name, _)| name.to_string()).collect();
+    let unlogged = Unlogged {
+      key_value: true,
+      sessions: false,
+    };
+    let ddl = ddl(&Tables::new(None), &all, None, unlogged);
+    assert!(ddl.contains("CREATE UNLOGGED TABLE IF NOT EXISTS key_value"), "{ddl}");
+    assert!(ddl.contains("CREATE TABLE IF NOT EXISTS sessions"), "{ddl}");
+    // An existing table is never converted: nothing is said of a table that is not missing.
+    let ddl = super::ddl(&Tables::new(None), &["idx_sessions_state".to_string()], None, unlogged);
+    assert!(!ddl.contains("UNLOGGED") && !ddl.contains("key_value"), "{ddl}");
   }
 
   #[test]
   fn a_created_table_gets_the_compression_and_an_existing_one_is_left_alone() {
     let tables = Tables::new(Some("t"));
-    let ddl = super::ddl(&tables, &["sessions".to_string()], Some("lz4"));
+    let ddl = super::ddl(&tables, &["sessions".to_string()], Some("lz4"), Unlogged::default());
     assert!(
       ddl.contains("ALTER TABLE \"t\".sessions ALTER COLUMN data SET COMPRESSION lz4;"),
       "{ddl}"
@@ -234,6 +267,7 @@ mod tests {
       &tables,
       &["key_value".to_string(), "idx_sessions_state".to_string()],
       Some("pglz"),
+      Unlogged::default(),
     );
     assert!(
       ddl.contains("ALTER TABLE \"t\".key_value ALTER COLUMN value SET COMPRESSION pglz;"),
@@ -241,6 +275,6 @@ mod tests {
     );
     assert!(!ddl.contains("ALTER TABLE \"t\".sessions"), "{ddl}");
     let all: Vec<String> = SCHEMA_OBJECTS.iter().map(|(name, _)| name.to_string()).collect();
-    assert!(!super::ddl(&tables, &all, None).contains("COMPRESSION"));
+    assert!(!super::ddl(&tables, &all, None, Unlogged::default()).contains("COMPRESSION"));
   }
 }
