@@ -212,6 +212,21 @@ export interface PostgresConfig {
   statement_timeout?: number
   /** Default TTL (seconds) of key-value entries; `0` or `null`: entries never expire. Default: none. */
   ttl?: number | null
+  /**
+   * Isolates this adapter's key-value entries: every key-value method works on keys stored as
+   * `<namespace>:<key>` (the `namespace:key` form Keyv uses), and `iterateValues` yields them
+   * without it. A non-empty string without `:`. Keys outside namespaces are stored as given, as
+   * the original adapter stores them. Sessions are not namespaced. Default: none.
+   */
+  namespace?: string
+  /**
+   * Tables that `initialize()` creates `UNLOGGED`: their writes skip PostgreSQL's write-ahead log,
+   * so they are faster, but **an unlogged table is emptied after a crash** (or an immediate
+   * shutdown) and is **not replicated** to standbys (lost on failover). For caches and
+   * re-creatable data, opt-in per table. Only tables `initialize()` creates are affected: an
+   * existing table is never converted. Default: both logged.
+   */
+  unlogged?: UnloggedTables
   /** Delete expired key-value entries in the background every N ms (never keeps Node alive). Default: off. */
   purgeIntervalMs?: number
   /**
@@ -231,12 +246,21 @@ export interface PostgresConfig {
    */
   createSchema?: boolean
   /**
-   * `true` (default): concurrent `getSession`, `hasSession`, `getValue` and `saveSession` calls
-   * that find every pooled connection busy are served in groups, one statement per group (for
-   * saves, one version-guarded upsert and one commit), each caller getting its own result or
-   * error. A call that finds a free connection goes at once, alone. `false`: one statement per call.
+   * `true` (default): while at most 4 calls are under way, each `getSession`, `hasSession`,
+   * `getValue` and `saveSession` goes at once, alone; beyond that each of these kinds runs one
+   * statement at a time and the calls arriving meanwhile share the next, one statement per group
+   * (for saves, one version-guarded upsert and one commit), each caller getting its own result or
+   * error. `false`: one statement per call.
    */
   coalesce?: boolean
+  /**
+   * Bytes of session JSON kept for conditional reads (default 32 MiB; `0` turns them off). A
+   * `getSession` of a session this adapter read before still asks the server, sending the row
+   * version it read (`xmin`, `ctid`, `version`); the server sends the data back only when the row
+   * changed, by any client, so an unchanged session costs an index lookup and no transfer. Never a
+   * stale read. Oldest entries are evicted first; a session over a quarter of the budget is not kept.
+   */
+  readCacheBytes?: number
   /**
    * `true` (default): prepare each statement once per connection. `false`: send one-shot typed
    * statements, as PgBouncer's transaction pooling requires.
@@ -271,7 +295,29 @@ export interface IterateSessionsOptions {
   batchSize?: number
 }
 
-/** Options of `setValue`. */
+/** Options of `iterateValues`. */
+export interface IterateValuesOptions {
+  /** Only entries whose key starts with this (default: all). */
+  prefix?: string
+  /** Entries fetched per round trip, 1 to 10000. Default `100`. */
+  batchSize?: number
+}
+
+/** Options of `clearValues`. */
+export interface ClearValuesOptions {
+  /** Only entries whose key starts with this (default: all of the namespace, or of the table). */
+  prefix?: string
+}
+
+/** Which tables `initialize()` creates `UNLOGGED` (see `PostgresConfig.unlogged`). */
+export interface UnloggedTables {
+  /** The key-value table. Default `false`. */
+  keyValue?: boolean
+  /** The sessions table. Default `false`. */
+  sessions?: boolean
+}
+
+/** Options of `setValue` and `setValues`. */
 export interface SetValueOptions {
   /** Seconds until the entry expires; `null`: never (overrides the adapter's default `ttl`). */
   ttl?: number | null
@@ -598,6 +644,49 @@ export declare class PostgresStorageAdapter {
    * @throws ValidationError (`E_VALIDATION`) for a malformed key.
    */
   hasValue(key: string): Promise<boolean>
+  /**
+   * The values of `keys`, in the same order, read by one statement (one snapshot).
+   * @returns One entry per key: the value, or `null` when missing or expired.
+   * @throws ValidationError (`E_VALIDATION`) for a malformed key (naming `keys[i]`).
+   */
+  getValues<T = unknown>(keys: readonly string[]): Promise<(T | null)[]>
+  /**
+   * Stores every `[key, value]` of `entries` in one statement: atomic, all are stored or none. A
+   * key given twice keeps its last value, as a `Map` would.
+   * @param entries - A `Map`, any iterable of `[key, value]` pairs, or a plain object.
+   * @param options - `ttl` for all of them, as for `setValue`.
+   * @throws ValidationError (`E_VALIDATION`) for a malformed entry; nothing is stored then.
+   */
+  setValues(
+    entries: Iterable<readonly [string, unknown]> | Readonly<Record<string, unknown>>,
+    options?: SetValueOptions,
+  ): Promise<void>
+  /**
+   * Deletes `keys` in one statement (atomic).
+   * @returns The number of live (unexpired) entries deleted.
+   * @throws ValidationError (`E_VALIDATION`) for a malformed key.
+   */
+  deleteValues(keys: readonly string[]): Promise<number>
+  /**
+   * Every live entry, or those whose key starts with `options.prefix`, as `[key, value]`, in
+   * code-point order of the keys, fetched `options.batchSize` at a time (default 100, at most
+   * 10000) by keyset pagination: each page costs the same at any depth. Entries written meanwhile
+   * may or may not be seen; none is seen twice.
+   * @example
+   * ```ts
+   * for await (const [key, value] of adapter.iterateValues({ prefix: 'user:' })) console.log(key, value)
+   * ```
+   * @throws ValidationError (`E_VALIDATION`, synchronously) for a bad option.
+   */
+  iterateValues<T = unknown>(options?: IterateValuesOptions): AsyncIterableIterator<[string, T]>
+  /**
+   * Deletes every key-value entry whose key starts with `options.prefix`, live or expired, in one
+   * statement. Without a prefix: every entry of the adapter's `namespace`, or, without a
+   * namespace, every entry of the table. Sessions are left alone.
+   * @returns The number deleted.
+   * @throws ValidationError (`E_VALIDATION`) for a bad option.
+   */
+  clearValues(options?: ClearValuesOptions): Promise<number>
   /**
    * Deletes expired key-value entries now (they already read as absent).
    * @returns The number deleted.

@@ -7,6 +7,7 @@ const { serializeSession, deserializeSession } = require('./lib/session-json.js'
 const check = require('./lib/validate.js')
 const { Channel, request, stringsOf } = require('./lib/requests.js')
 const { inSlices } = require('./lib/slices.js')
+const { METRICS_SNAPSHOT } = require('./lib/metrics-snapshot.js')
 
 const { StorageError, ConflictError, ValidationError, NotFoundError, resolveErrorClasses, fromNative, invalid } = errors
 const { InvalidArgument } = check
@@ -71,6 +72,35 @@ function parseValue(json) {
   return json === null ? null : JSON.parse(json)
 }
 
+// `[key, json, ...]` of the entries found into the values of `keys` in order (`null` where missing).
+function valuesInOrder(value, channel, request, keys) {
+  const strings = stringsOf(value, channel, request)
+  const found = new Map()
+  try {
+    for (let index = 0; index < strings.length; index += 2) found.set(strings.at(index), strings.at(index + 1))
+  } finally {
+    strings.release?.()
+  }
+  return keys.map((key) => parseValue(found.get(key) ?? null))
+}
+
+// A page of iterateValues, `[key, json, ...]`, as `[key, value]` pairs with `strip` characters
+// (the namespace) cut from each key, and the stored key to continue after.
+function parseEntries(value, channel, request, strip) {
+  const strings = stringsOf(value, channel, request)
+  const entries = new Array(strings.length / 2)
+  let last = null
+  try {
+    for (let index = 0; index < entries.length; index++) {
+      last = strings.at(2 * index)
+      entries[index] = [last.slice(strip), JSON.parse(strings.at(2 * index + 1))]
+    }
+  } finally {
+    strings.release?.()
+  }
+  return { entries, last }
+}
+
 /**
  * SmallTalk's StorageAdapter on PostgreSQL, implemented natively (Rust: tokio-postgres +
  * deadpool-postgres). Every method returns a Promise; every rejection is a StorageError
@@ -81,12 +111,16 @@ class PostgresStorageAdapter {
   #channel
   #classes
   #defaultTtl = null
+  // What every key-value key is stored under: `${namespace}:`, or '' without a namespace.
+  #keyPrefix = ''
 
   constructor(config = {}) {
-    const { errorClasses, ttl, ...options } = config ?? {}
+    const { errorClasses, ttl, namespace, ...options } = config ?? {}
     this.#classes = resolveErrorClasses(errorClasses)
     this.#channel = new Channel((error) => this.#typed(error))
     if (ttl !== undefined) this.#defaultTtl = this.#checked(() => check.checkDefaultTtl(ttl, 'constructor'))
+    const checkedNamespace = this.#checked(() => check.checkNamespace(namespace))
+    if (checkedNamespace !== null) this.#keyPrefix = `${checkedNamespace}:`
     this.#native = this.#checked(() => new NativeAdapter(check.optionsJson(options), this.#channel.wake))
     this.#channel.native = this.#native
   }
@@ -116,6 +150,11 @@ class PostgresStorageAdapter {
   // with `parse(value)`. Any failure, thrown here or reported by Rust, rejects with the typed error.
   #call(start, parse) {
     return request(this.#channel, start, parse)
+  }
+
+  // A key as stored: in the namespace, if there is one.
+  #stored(key) {
+    return this.#keyPrefix === '' ? key : this.#keyPrefix + key
   }
 
   /** Opens the pool and creates the schema if missing. Idempotent. */
@@ -263,9 +302,10 @@ class PostgresStorageAdapter {
    * adapter's `ttl`, else never); `ttl: null` stores it without expiry.
    */
   setValue(key, value, options) {
-    return this.#call((ticket) =>
-      this.#native.setValue(ticket, ...check.setValueArguments(key, value, options, this.#defaultTtl)),
-    )
+    return this.#call((ticket) => {
+      const [checkedKey, json, ttl] = check.setValueArguments(key, value, options, this.#defaultTtl)
+      this.#native.setValue(ticket, this.#stored(checkedKey), json, ttl)
+    })
   }
 
   /** Deletes expired key-value entries now; resolves to the number deleted. */
@@ -275,17 +315,91 @@ class PostgresStorageAdapter {
 
   /** The value, or `null` when missing or expired. */
   getValue(key) {
-    return this.#call((ticket) => this.#native.getValue(ticket, check.checkKey(key, 'getValue')), parseValue)
+    return this.#call(
+      (ticket) => this.#native.getValue(ticket, this.#stored(check.checkKey(key, 'getValue'))),
+      parseValue,
+    )
   }
 
   /** Deletes a value; `true` when a live one existed. */
   deleteValue(key) {
-    return this.#call((ticket) => this.#native.deleteValue(ticket, check.checkKey(key, 'deleteValue')))
+    return this.#call((ticket) => this.#native.deleteValue(ticket, this.#stored(check.checkKey(key, 'deleteValue'))))
   }
 
   /** Whether a live value exists. */
   hasValue(key) {
-    return this.#call((ticket) => this.#native.hasValue(ticket, check.checkKey(key, 'hasValue')))
+    return this.#call((ticket) => this.#native.hasValue(ticket, this.#stored(check.checkKey(key, 'hasValue'))))
+  }
+
+  /** The values of `keys`, in their order (`null` where missing or expired), read by one statement. */
+  getValues(keys) {
+    let stored
+    return this.#call(
+      (ticket) => {
+        stored = check.checkKeyList(keys, 'getValues').map((key) => this.#stored(key))
+        this.#native.getValues(ticket, stored)
+      },
+      (value, channel, request) => valuesInOrder(value, channel, request, stored),
+    )
+  }
+
+  /**
+   * Stores every `[key, value]` of `entries` (a Map, an iterable of pairs, or an object) in one
+   * statement: all are stored, or none. `options.ttl` as for setValue, for all of them.
+   */
+  setValues(entries, options) {
+    return this.#call((ticket) => {
+      const [keys, jsons, ttl] = check.setValuesArguments(entries, options, this.#defaultTtl)
+      this.#native.setValues(
+        ticket,
+        keys.map((key) => this.#stored(key)),
+        jsons,
+        ttl,
+      )
+    })
+  }
+
+  /** Deletes `keys` in one statement; resolves to the number of live entries deleted. */
+  deleteValues(keys) {
+    return this.#call((ticket) =>
+      this.#native.deleteValues(
+        ticket,
+        check.checkKeyList(keys, 'deleteValues').map((key) => this.#stored(key)),
+      ),
+    )
+  }
+
+  /**
+   * Every live entry (or those whose key starts with `options.prefix`) as `[key, value]`, in
+   * code-point order of keys, fetched `batchSize` at a time by keyset pagination.
+   */
+  iterateValues(options) {
+    const { prefix, batchSize } = this.#checked(() => check.iterateValuesOptions(options))
+    const stored = this.#keyPrefix + prefix
+    const strip = this.#keyPrefix.length
+    const next = (last) =>
+      this.#call(
+        (ticket) => this.#native.iterateValues(ticket, stored, last, batchSize),
+        (value, channel, request) => parseEntries(value, channel, request, strip),
+      )
+    const pages = async function* () {
+      let last = null
+      do {
+        const page = await next(last)
+        yield* page.entries
+        last = page.entries.length === batchSize ? page.last : null
+      } while (last !== null)
+    }
+    return pages()
+  }
+
+  /**
+   * Deletes every entry whose key starts with `options.prefix`, live or expired, in one
+   * statement (without a prefix: every entry of the namespace, or of the table when there is no
+   * namespace); resolves to the number deleted.
+   */
+  clearValues(options) {
+    return this.#call((ticket) => this.#native.clearValues(ticket, this.#keyPrefix + check.clearValuesPrefix(options)))
   }
 
   /** Deletes all sessions, or those whose `updatedAt` is before `olderThan`; resolves to the count. */
@@ -327,6 +441,12 @@ class PostgresStorageAdapter {
         },
       }),
     )
+  }
+
+  // What a Prometheus scrape reads (prometheus.js): the native counters, synchronously and without
+  // a query. Not a call: it is not counted, and it works before initialize() and after close().
+  [METRICS_SNAPSHOT]() {
+    return this.#native.metricsSnapshot()
   }
 
   /** `JSON.stringify` of the session with Dates as ISO strings. Synchronous. */

@@ -132,3 +132,27 @@ it('timestamp columns hold UTC wall time whatever TZ the process has', async () 
     { id: 'tz-tokyo-2', created: '2026-03-04T05:06:07.089', updated: '2026-07-08T23:30:00.250' },
   ])
 })
+
+// Threads are counted from /proc (Linux); elsewhere the calls must still work with either setting.
+it('the native work runs on one runtime thread, unless TOKIO_WORKER_THREADS asks for more', () => {
+  const script = `
+    const fs = require('node:fs')
+    const { PostgresStorageAdapter } = require('@smalltalk-ai/postgres-storage')
+    ;(async () => {
+      const adapter = new PostgresStorageAdapter(${config})
+      await adapter.initialize()
+      await Promise.all(Array.from({ length: 20 }, (_, index) => adapter.hasSession('runtime-' + index)))
+      const tasks = fs.existsSync('/proc/self/task') ? fs.readdirSync('/proc/self/task') : null
+      const names = (tasks ?? []).map((task) => fs.readFileSync('/proc/self/task/' + task + '/comm', 'utf8').trim())
+      await adapter.close()
+      console.log(tasks === null ? (process.env.TOKIO_WORKER_THREADS ?? 1) : names.filter((name) => name === 'tokio-rt-worker').length)
+    })().catch((error) => { console.error(error); process.exit(1) })
+  `
+  const workers = (env: Record<string, string>) => {
+    const result = runNode(['-e', script], env)
+    expect(result.stderr).toBe('')
+    return Number(result.stdout.trim())
+  }
+  expect(workers({})).toBe(1)
+  expect(workers({ TOKIO_WORKER_THREADS: '3' })).toBe(3)
+})

@@ -13,6 +13,8 @@ interface Pair {
 
 export class WireProxy {
   readonly counts = new Map<string, number>()
+  /** Bytes the server sent to clients since the last reset. */
+  serverBytes = 0
   private server: net.Server
   private sockets = new Set<net.Socket>()
   private pairs = new Set<Pair>()
@@ -39,6 +41,7 @@ export class WireProxy {
 
   reset(): void {
     this.counts.clear()
+    this.serverBytes = 0
   }
 
   /** Connections accepted and not yet closed (silenced ones included). */
@@ -118,7 +121,9 @@ export class WireProxy {
       upstream.write(chunk)
     })
     upstream.on('data', (chunk) => {
-      if (!pair.silenced) client.write(chunk)
+      if (pair.silenced) return
+      this.serverBytes += chunk.length
+      client.write(chunk)
     })
     upstream.on('error', close)
     upstream.on('close', close)

@@ -246,27 +246,22 @@ const MAX_BATCH_SIZE = 10000
 
 /** iterateSessions' options: `{ state?, batchSize? }`, as `{ state: string | null, batchSize }`. */
 function iterateOptions(options) {
-  if (options === undefined || options === null) return { state: null, batchSize: 100 }
-  if (typeof options !== 'object' || Array.isArray(options)) {
-    throw invalid(`iterateSessions: options must be an object (got ${describe(options)})`, 'options')
+  const { state, batchSize = 100 } = knownOptions(options, 'iterateSessions', ['state', 'batchSize'])
+  return {
+    state: optionalState(state, 'iterateSessions', 'options.state'),
+    batchSize: checkBatchSize(batchSize, 'iterateSessions'),
   }
-  for (const key of Object.keys(options)) {
-    if (key !== 'state' && key !== 'batchSize') {
-      throw invalid(
-        `iterateSessions: unknown option \`${key}\` (the options are state and batchSize)`,
-        `options.${key}`,
-      )
-    }
-  }
-  const { batchSize = 100 } = options
-  const state = optionalState(options.state, 'iterateSessions', 'options.state')
+}
+
+/** A page size of iterateSessions / iterateValues. */
+function checkBatchSize(batchSize, method) {
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_BATCH_SIZE) {
     throw invalid(
-      `iterateSessions: options.batchSize must be an integer from 1 to ${MAX_BATCH_SIZE} (got ${describe(batchSize)})`,
+      `${method}: options.batchSize must be an integer from 1 to ${MAX_BATCH_SIZE} (got ${describe(batchSize)})`,
       'options.batchSize',
     )
   }
-  return { state, batchSize }
+  return batchSize
 }
 
 /** The adapter-wide default TTL (`ttl` option): 0 or null mean "entries never expire". */
@@ -312,14 +307,167 @@ function setValueArguments(key, value, options, defaultTtl) {
   if (value === undefined) {
     throw invalid('setValue: value must not be undefined (use null, or deleteValue)', 'value')
   }
-  let ttl = defaultTtl
-  if (options !== undefined && options !== null) {
-    if (typeof options !== 'object') {
-      throw invalid(`setValue: options must be an object (got ${describe(options)})`, 'options')
-    }
-    if (options.ttl !== undefined) ttl = checkTtl(options.ttl, 'setValue', 'options.ttl')
-  }
+  const ttl = ttlOption(options, 'setValue', defaultTtl)
   return [key, toJson(value, 'setValue', 'value'), ttl]
+}
+
+/** An array of key-value keys, for the batch calls. */
+function checkKeyList(keys, method) {
+  if (!Array.isArray(keys)) {
+    throw invalid(`${method}: keys must be an array (got ${describe(keys)})`, 'keys')
+  }
+  for (let index = 0; index < keys.length; index++) checkText(keys[index], method, `keys[${index}]`, MAX_KEY_LENGTH)
+  return keys
+}
+
+/**
+ * setValues' arguments as `[keys, jsons, ttl]`: `entries` is a Map or any iterable of
+ * `[key, value]` pairs, or a plain object; a key given twice keeps its last value (as a Map
+ * would). `options.ttl` as for setValue.
+ */
+function setValuesArguments(entries, options, defaultTtl) {
+  const method = 'setValues'
+  let pairs
+  if (entries !== null && typeof entries === 'object' && typeof entries[Symbol.iterator] === 'function') {
+    pairs = entries
+  } else if (entries !== null && typeof entries === 'object' && !Array.isArray(entries)) {
+    pairs = Object.entries(entries)
+  } else {
+    throw invalid(
+      `${method}: entries must be a Map, an iterable of [key, value] pairs or an object (got ${describe(entries)})`,
+      'entries',
+    )
+  }
+  const values = new Map()
+  let index = 0
+  for (const pair of pairs) {
+    if (!Array.isArray(pair) || pair.length !== 2) {
+      throw invalid(
+        `${method}: entries[${index}] must be a [key, value] pair (got ${describe(pair)})`,
+        `entries[${index}]`,
+      )
+    }
+    const key = checkText(pair[0], method, `entries[${index}][0]`, MAX_KEY_LENGTH)
+    if (pair[1] === undefined) {
+      throw invalid(
+        `${method}: the value of ${JSON.stringify(key)} must not be undefined (use null, or deleteValues)`,
+        `entries[${index}][1]`,
+      )
+    }
+    values.delete(key)
+    values.set(key, toJson(pair[1], method, `entries[${index}][1]`))
+    index++
+  }
+  return [[...values.keys()], [...values.values()], ttlOption(options, method, defaultTtl)]
+}
+
+/** `options.ttl` of setValue / setValues (checked), else `defaultTtl`. */
+function ttlOption(options, method, defaultTtl) {
+  if (options === undefined || options === null) return defaultTtl
+  if (typeof options !== 'object') {
+    throw invalid(`${method}: options must be an object (got ${describe(options)})`, 'options')
+  }
+  return options.ttl === undefined ? defaultTtl : checkTtl(options.ttl, method, 'options.ttl')
+}
+
+/** A key prefix: any string (empty: every key) a key could start with. */
+function checkPrefix(prefix, method) {
+  if (prefix === undefined || prefix === null) return ''
+  if (typeof prefix !== 'string') {
+    throw invalid(`${method}: options.prefix must be a string (got ${describe(prefix)})`, 'options.prefix')
+  }
+  return prefix === '' ? prefix : checkText(prefix, method, 'options.prefix', MAX_KEY_LENGTH)
+}
+
+/** Only `allowed` keys in an options object (or none given). */
+function knownOptions(options, method, allowed) {
+  if (options === undefined || options === null) return {}
+  if (typeof options !== 'object' || Array.isArray(options)) {
+    throw invalid(`${method}: options must be an object (got ${describe(options)})`, 'options')
+  }
+  for (const key of Object.keys(options)) {
+    if (!allowed.includes(key)) {
+      throw invalid(`${method}: unknown option \`${key}\` (the options are ${allowed.join(' and ')})`, `options.${key}`)
+    }
+  }
+  return options
+}
+
+/** iterateValues' options: `{ prefix?, batchSize? }`, as `{ prefix, batchSize }`. */
+function iterateValuesOptions(options) {
+  const method = 'iterateValues'
+  const { prefix, batchSize = 100 } = knownOptions(options, method, ['prefix', 'batchSize'])
+  return { prefix: checkPrefix(prefix, method), batchSize: checkBatchSize(batchSize, method) }
+}
+
+/** clearValues' options: `{ prefix? }`, as the prefix ('' for every entry). */
+function clearValuesPrefix(options) {
+  return checkPrefix(knownOptions(options, 'clearValues', ['prefix']).prefix, 'clearValues')
+}
+
+/** Longest TTL of the Keyv store, in milliseconds (MAX_TTL_SECONDS). */
+const MAX_KEYV_TTL_MS = MAX_TTL_SECONDS * 1000
+
+/**
+ * A TTL as Keyv gives it to its store, in milliseconds (undefined, null or 0: none, as Keyv
+ * reads them), as the adapter's TTL in seconds, or null for none. Rounded up to the whole
+ * millisecond, so that an entry never expires before Keyv's own `expires` says it does.
+ */
+function keyvTtlSeconds(ttl, method, field) {
+  if (ttl === undefined || ttl === null || ttl === 0) return null
+  if (typeof ttl !== 'number' || !Number.isFinite(ttl) || ttl < 0 || ttl > MAX_KEYV_TTL_MS) {
+    throw invalid(
+      `${method}: ${field} must be a positive number of milliseconds up to ${MAX_KEYV_TTL_MS}, or undefined (got ${describe(ttl)})`,
+      field,
+    )
+  }
+  return Math.ceil(ttl) / 1000
+}
+
+/**
+ * The Keyv store's setMany entries (Keyv's `[{ key, value, ttl? }]`, TTLs in milliseconds),
+ * each checked as setValue checks its arguments, grouped by TTL: `[[ttlSeconds, [[key, value],
+ * ...]], ...]` in order of first appearance; a key given twice keeps its last entry.
+ */
+function keyvEntryGroups(entries) {
+  const method = 'setMany'
+  if (!Array.isArray(entries)) {
+    throw invalid(`${method}: entries must be an array of { key, value, ttl? } (got ${describe(entries)})`, 'entries')
+  }
+  const latest = new Map()
+  entries.forEach((entry, index) => {
+    const where = `entries[${index}]`
+    if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) {
+      throw invalid(`${method}: ${where} must be { key, value, ttl? } (got ${describe(entry)})`, where)
+    }
+    const key = checkText(entry.key, method, `${where}.key`, MAX_KEY_LENGTH)
+    if (entry.value === undefined) {
+      throw invalid(`${method}: ${where}.value must not be undefined`, `${where}.value`)
+    }
+    toJson(entry.value, method, `${where}.value`)
+    const ttl = keyvTtlSeconds(entry.ttl, method, `${where}.ttl`)
+    latest.delete(key)
+    latest.set(key, [entry.value, ttl])
+  })
+  const groups = new Map()
+  for (const [key, [value, ttl]] of latest) {
+    if (!groups.has(ttl)) groups.set(ttl, [])
+    groups.get(ttl).push([key, value])
+  }
+  return [...groups]
+}
+
+/**
+ * The `namespace` option: a non-empty string without `:` (so that no two namespaces share a
+ * stored key), or undefined for none.
+ */
+function checkNamespace(namespace) {
+  if (namespace === undefined || namespace === null) return null
+  checkText(namespace, 'constructor', 'namespace', MAX_ID_LENGTH)
+  if (namespace.includes(':')) {
+    throw invalid(`invalid option \`namespace\`: it must not contain ":" (got ${describe(namespace)})`, 'namespace')
+  }
+  return namespace
 }
 
 /**
@@ -364,6 +512,13 @@ module.exports = {
   checkSessionList,
   batchSessionColumns,
   setValueArguments,
+  checkKeyList,
+  setValuesArguments,
+  iterateValuesOptions,
+  clearValuesPrefix,
+  checkNamespace,
+  keyvTtlSeconds,
+  keyvEntryGroups,
   clearCutoff,
   optionalState,
   optionalCount,

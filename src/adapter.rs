@@ -126,6 +126,14 @@ impl Adapter {
     }
   }
 
+  /// The pool's figures while open (`None` before `initialize()` and after `close()`).
+  pub fn pool_status(&self) -> Option<deadpool_postgres::Status> {
+    match &*self.read_state().ok()? {
+      State::Open(database) => Some(database.store().pool_status()),
+      _ => None,
+    }
+  }
+
   /// Closes the pool. Calls already running finish; later calls fail with `E_CLOSED`.
   pub fn close(&self) -> Result<()> {
     let previous = {

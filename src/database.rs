@@ -170,7 +170,8 @@ mod tests {
   #[test]
   fn a_named_schema_is_quoted_as_an_identifier_and_never_inside_a_string_literal() {
     let tables = Tables::new(Some("tenant \"A\"; DROP\\'"));
-    assert!(schema::ddl(&tables, &[], None).contains("CREATE SCHEMA IF NOT EXISTS \"tenant \"\"A\"\"; DROP\\'\";"));
+    assert!(schema::ddl(&tables, &[], None, Default::default())
+      .contains("CREATE SCHEMA IF NOT EXISTS \"tenant \"\"A\"\"; DROP\\'\";"));
     assert!(SessionSql::new(&tables)
       .get_session
       .text

@@ -49,7 +49,7 @@ use napi_derive::napi;
 use crate::adapter::Adapter;
 use crate::boundary::guard::guarded;
 use crate::boundary::handover::{session_input, session_inputs, LargeResults, StagedSaves};
-use crate::boundary::values::{check, Drained, NativeStats, Reply};
+use crate::boundary::values::{check, Drained, NativeMetrics, NativeStats, Reply};
 use crate::calls::Calls;
 use crate::database::Database;
 use crate::error::Error;
@@ -364,6 +364,15 @@ impl NativeAdapter {
     });
   }
 
+  /// The counters a Prometheus scrape reads (see `prometheus.js`): per-operation calls by outcome
+  /// against SmallTalk's latency bounds, coalesced groups, retries and the pool. Synchronous and
+  /// without a query; not a call (nothing is recorded), and it works before `initialize()` and
+  /// after `close()` (the pool then reads 0).
+  #[napi]
+  pub fn metrics_snapshot(&self) -> NativeMetrics {
+    NativeMetrics::new(self.inner.pool_status(), &self.inner.metrics)
+  }
+
   /// Stores a JSON value under `key`, expiring after `ttlSeconds` when given.
   #[napi]
   pub fn set_value(&self, request: u32, key: String, json: String, ttl_seconds: Option<f64>) {
@@ -396,6 +405,49 @@ impl NativeAdapter {
     });
   }
 
+  /// Completes with the live entries among `keys` as `[key, json, ...]`, read by one statement.
+  #[napi]
+  pub fn get_values(&self, request: u32, keys: Vec<String>) {
+    self.serve(request, Call::GET_VALUES, move |database, call| async move {
+      database.values.get_many(call, &keys).await
+    });
+  }
+
+  /// Stores `keys[i]` = `jsons[i]` (distinct keys) in one statement, all or none, expiring after
+  /// `ttlSeconds` when given.
+  #[napi]
+  pub fn set_values(&self, request: u32, keys: Vec<String>, jsons: Vec<String>, ttl_seconds: Option<f64>) {
+    self.serve(request, Call::SET_VALUES, move |database, call| async move {
+      database.values.set_many(call, &keys, &jsons, ttl_seconds).await
+    });
+  }
+
+  /// Deletes `keys` in one statement; completes with the number of live entries deleted.
+  #[napi]
+  pub fn delete_values(&self, request: u32, keys: Vec<String>) {
+    self.serve(request, Call::DELETE_VALUES, move |database, call| async move {
+      database.values.delete_many(call, &keys).await
+    });
+  }
+
+  /// Completes with a page of at most `limit` live entries whose key starts with `prefix`, after
+  /// the key `last` (or from the first), in code-point order, as `[key, json, ...]`.
+  #[napi]
+  pub fn iterate_values(&self, request: u32, prefix: String, last: Option<String>, limit: i64) {
+    self.serve(request, Call::ITERATE_VALUES, move |database, call| async move {
+      database.values.page(call, &prefix, last.as_deref(), limit).await
+    });
+  }
+
+  /// Deletes every entry whose key starts with `prefix` (every entry when empty); completes with
+  /// the number deleted.
+  #[napi]
+  pub fn clear_values(&self, request: u32, prefix: String) {
+    self.serve(request, Call::CLEAR_VALUES, move |database, call| async move {
+      database.values.clear(call, &prefix).await
+    });
+  }
+
   /// Deletes expired key-value entries; completes with the number deleted.
   #[napi]
   pub fn purge_expired(&self, request: u32) {
@@ -409,3 +461,22 @@ impl NativeAdapter {
 /// threads at a high rate, where glibc's malloc spent a tenth of the CPU.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// The tokio runtime napi runs our work on: one worker thread, unless `TOKIO_WORKER_THREADS` says
+/// otherwise. The work is I/O (a statement out, its answer back), and on a second worker every
+/// hand-over (a call from the JS thread, a task one worker queued, a reply) also woke the other
+/// worker: with two, a call cost about 3 context switches of the runtime's threads instead of 2,
+/// time taken from the JS thread and PostgreSQL on a machine of few cores.
+#[napi_derive::module_init]
+fn init_runtime() {
+  if std::env::var_os("TOKIO_WORKER_THREADS").is_some() {
+    return;
+  }
+  if let Ok(runtime) = tokio::runtime::Builder::new_multi_thread()
+    .worker_threads(1)
+    .enable_all()
+    .build()
+  {
+    napi::bindgen_prelude::create_custom_tokio_runtime(runtime);
+  }
+}

@@ -45,6 +45,16 @@ impl Call {
   pub const DELETE_VALUE: Call = Call("deleteValue");
   /// `hasValue`.
   pub const HAS_VALUE: Call = Call("hasValue");
+  /// `getValues`.
+  pub const GET_VALUES: Call = Call("getValues");
+  /// `setValues`.
+  pub const SET_VALUES: Call = Call("setValues");
+  /// `deleteValues`.
+  pub const DELETE_VALUES: Call = Call("deleteValues");
+  /// `iterateValues` (one call per page).
+  pub const ITERATE_VALUES: Call = Call("iterateValues");
+  /// `clearValues`.
+  pub const CLEAR_VALUES: Call = Call("clearValues");
   /// `purgeExpired` (also the background purge of `purgeIntervalMs`).
   pub const PURGE_EXPIRED: Call = Call("purgeExpired");
 

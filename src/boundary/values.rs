@@ -1,12 +1,13 @@
-//! Values handed to JS: a finished call's [`Reply`], the `drain()` array of finished calls, and
-//! `getStats()`' objects. The unsafe napi calls are here, each status checked by [`check`].
+//! Values handed to JS: a finished call's [`Reply`], the `drain()` array of finished calls,
+//! `getStats()`' objects and the metrics a Prometheus scrape reads. The unsafe napi calls are here,
+//! each status checked by [`check`].
 
 use napi::bindgen_prelude::{ToNapiValue, Undefined};
 use napi::{sys, Status};
 use napi_derive::napi;
 
 use crate::calls::Finished;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, LATENCY_BOUNDS_NANOS};
 use crate::sessions::Stats;
 
 /// `Ok` when a napi call succeeded, else the error saying what could not be done.
@@ -248,6 +249,95 @@ impl NativeStats {
           groups: op.groups as i64,
           grouped_calls: op.grouped_calls as i64,
           largest_group: op.largest_group as i64,
+        })
+        .collect(),
+    }
+  }
+}
+
+/// The metrics a Prometheus scrape reads (`metricsSnapshot()`, read by `prometheus.js`): no query,
+/// only the counters.
+#[napi(object)]
+pub struct NativeMetrics {
+  /// The bounds the calls are counted against, in seconds: SmallTalk's histogram's buckets.
+  pub latency_bounds_seconds: Vec<f64>,
+  /// Pool: maximum connections (0 while the adapter is not open).
+  pub pool_max_size: u32,
+  /// Pool: open connections.
+  pub pool_size: u32,
+  /// Pool: idle connections.
+  pub pool_idle: u32,
+  /// Pool: callers waiting for a connection.
+  pub pool_waiting: u32,
+  /// Calls run again on another connection after a lost one.
+  pub retries: i64,
+  /// Per-operation figures (operations called at least once).
+  pub operations: Vec<NativeOperationMetrics>,
+}
+
+/// One operation's figures for a scrape.
+#[napi(object)]
+pub struct NativeOperationMetrics {
+  /// JS method name.
+  pub method: String,
+  /// Groups of concurrent calls served by one statement (coalescing).
+  pub groups: i64,
+  /// Calls served in those groups.
+  pub grouped_calls: i64,
+  /// The largest group.
+  pub largest_group: i64,
+  /// The calls of each outcome that happened at least once.
+  pub results: Vec<NativeLatency>,
+}
+
+/// The calls of one operation with one outcome: a Prometheus histogram's series.
+#[napi(object)]
+pub struct NativeLatency {
+  /// `ok`, `conflict` or `error`.
+  pub result: String,
+  /// Calls within each bound of `latencyBoundsSeconds` (above the one before), then above the
+  /// last: not cumulative; their sum is the number of calls.
+  pub counts: Vec<i64>,
+  /// Their total time in seconds.
+  pub sum_seconds: f64,
+}
+
+impl NativeMetrics {
+  /// The figures of `metrics`, and of the pool when the adapter is open.
+  pub fn new(pool: Option<deadpool_postgres::Status>, metrics: &Metrics) -> Self {
+    let (pool_max_size, pool_size, pool_idle, pool_waiting) = pool.map_or((0, 0, 0, 0), |pool| {
+      (
+        pool.max_size as u32,
+        pool.size as u32,
+        pool.available as u32,
+        pool.waiting as u32,
+      )
+    });
+    NativeMetrics {
+      latency_bounds_seconds: LATENCY_BOUNDS_NANOS.iter().map(|&nanos| nanos as f64 / 1e9).collect(),
+      pool_max_size,
+      pool_size,
+      pool_idle,
+      pool_waiting,
+      retries: metrics.retries() as i64,
+      operations: metrics
+        .snapshot()
+        .into_iter()
+        .map(|op| NativeOperationMetrics {
+          method: op.method.to_string(),
+          groups: op.groups as i64,
+          grouped_calls: op.grouped_calls as i64,
+          largest_group: op.largest_group as i64,
+          results: op
+            .outcomes
+            .iter()
+            .filter(|latency| latency.count() > 0)
+            .map(|latency| NativeLatency {
+              result: latency.outcome.name().to_string(),
+              counts: latency.counts.iter().map(|&count| count as i64).collect(),
+              sum_seconds: latency.sum_seconds,
+            })
+            .collect(),
         })
         .collect(),
     }

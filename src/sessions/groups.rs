@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tokio::time::Instant;
 
 use super::{ids_of, SessionInput, Sessions};
-use crate::coalesce::{Coalescer, Served, Taken, Work};
+use crate::coalesce::{Coalescer, Load, Served, Taken, Work};
 use crate::error::Result;
 use crate::op::Call;
 use crate::store::serve_group;
@@ -24,12 +24,13 @@ pub struct Groups {
   pub save: Coalescer<Sessions, SaveSession>,
 }
 
-impl Default for Groups {
-  fn default() -> Self {
+impl Groups {
+  /// Empty queues under the adapter's `load`.
+  pub fn new(load: &Arc<Load>) -> Self {
     Groups {
-      get: Coalescer::new(Call::GET_SESSION),
-      has: Coalescer::new(Call::HAS_SESSION),
-      save: Coalescer::new(Call::SAVE_SESSION),
+      get: Coalescer::new(Call::GET_SESSION, load),
+      has: Coalescer::new(Call::HAS_SESSION, load),
+      save: Coalescer::new(Call::SAVE_SESSION, load),
     }
   }
 }
@@ -52,10 +53,16 @@ impl Work<Sessions> for GetSession {
     let (store, call) = (&sessions.store, Call::GET_SESSION);
     serve_group!(store, call, deadline, taken, |client, group, _attempt| async {
       let ids: Vec<&str> = group.iter().map(|get| get.0.as_str()).collect();
-      let found = store
-        .json_by_key(&client, &sessions.sql.get_sessions, &ids, ("id", "data"), call.op())
-        .await?;
-      Ok(Served::all_done(found))
+      let Some(cache) = &sessions.cache else {
+        let found = store
+          .json_by_key(&client, &sessions.sql.get_sessions, &ids, ("id", "data"), call.op())
+          .await?;
+        return Ok(Served::all_done(found));
+      };
+      sessions
+        .read_group_through(&client, cache, &ids)
+        .await
+        .map(Served::all_done)
     })
   }
 }

@@ -3,6 +3,7 @@
 //! in `listing.rs`; the kinds of call served in groups in `groups.rs`; the SQL in `sql.rs`.
 //! Session JSON passes through as text (see `jsonb.rs`).
 
+mod cache;
 mod counters;
 mod expiry;
 mod groups;
@@ -10,21 +11,23 @@ mod listing;
 mod save;
 mod sql;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use tokio_postgres::Row;
 
+use crate::coalesce;
 use crate::error::{Error, Result};
 use crate::jsonb::RawJson;
 use crate::op::{Call, Op};
 use crate::retry::with_client;
 use crate::statement::{Stmt, Tables};
-use crate::store::{column, OnStore, Store};
+use crate::store::{column, Conn, OnStore, Store};
 use crate::turns::Turns;
 
+use cache::ReadCache;
 use groups::{GetSession, Groups, HasSession};
 pub use sql::SessionSql;
 
@@ -37,6 +40,8 @@ pub struct Sessions {
   groups: Option<Groups>,
   /// The per-session order of writes: one in flight per id, the next waiting its turn.
   turns: Turns,
+  /// The JSON last read per id, for conditional reads (`None` with `readCacheBytes: 0`).
+  cache: Option<ReadCache>,
   /// Whether the per-state counters are in place (see `counters.rs`), and the statement reading
   /// them.
   counted: AtomicBool,
@@ -106,10 +111,11 @@ impl Sessions {
   /// The session operations on `store`, for the tables `tables` names.
   pub fn new(store: Arc<Store>, tables: &Tables) -> Self {
     Sessions {
-      groups: store.options().coalesce.0.then(Groups::default),
+      groups: store.options().coalesce.0.then(|| Groups::new(store.load())),
       sql: SessionSql::new(tables),
       tables: tables.clone(),
       turns: Turns::default(),
+      cache: ReadCache::new(usize::try_from(store.options().read_cache_bytes.0).unwrap_or(usize::MAX)),
       counted: AtomicBool::new(false),
       counted_stats: counters::counted_stats(tables),
       fold: Stmt::new(
@@ -126,25 +132,108 @@ impl Sessions {
     self.sql.all()
   }
 
-  /// The queues, when coalescing is on and the pool is busy: then a call joins the others of its
-  /// kind.
-  fn groups_if_busy(&self) -> Option<&Groups> {
-    self.groups.as_ref().filter(|_| self.store.busy())
+  /// One session's JSON, or `None`. While reads of sessions are in flight up to the budget (or
+  /// the pool is busy) it is read with the concurrent reads, in one statement.
+  pub async fn get(self: &Arc<Self>, call: Call, id: String) -> Result<Option<String>> {
+    let (queue, store) = (self.groups.as_ref().map(|groups| &groups.get), &self.store);
+    coalesce::serve(
+      queue,
+      self,
+      GetSession(id),
+      store.deadline(),
+      !store.busy(),
+      |GetSession(id)| self.get_alone(call, id),
+    )
+    .await
   }
 
-  /// One session's JSON, or `None`. While the pool is busy it is read with the concurrent reads.
-  pub async fn get(self: &Arc<Self>, call: Call, id: String) -> Result<Option<String>> {
+  /// One session's JSON, or `None`, read by a statement of its own.
+  async fn get_alone(&self, call: Call, id: String) -> Result<Option<String>> {
     let store = &self.store;
-    if let Some(groups) = self.groups_if_busy() {
-      return groups.get.join(self, GetSession(id), store.deadline()).await;
-    }
     let op = call.on(&id);
-    with_client!(store, op, |client| async {
-      match store.query_opt(&client, &self.sql.get_session, &[&id], op).await? {
-        Some(row) => Ok(Some(column::<RawJson<'_>>(&row, "data", op)?.0.to_owned())),
-        None => Ok(None),
+    let Some(cache) = &self.cache else {
+      return with_client!(store, op, |client| async {
+        match store.query_opt(&client, &self.sql.get_session, &[&id], op).await? {
+          Some(row) => Ok(Some(column::<RawJson<'_>>(&row, "data", op)?.0.to_owned())),
+          None => Ok(None),
+        }
+      });
+    };
+    let held = cache.held(&id);
+    let validator = held.as_ref().map_or("", |held| &*held.validator);
+    let row = with_client!(store, op, |client| async {
+      store
+        .query_opt(&client, &self.sql.get_session_if_changed, &[&id, &validator], op)
+        .await
+    })?;
+    match row {
+      Some(row) => self.read_through(cache, &id, held.as_ref(), &row, op),
+      None => {
+        cache.forget(&id);
+        Ok(None)
       }
-    })
+    }
+  }
+
+  /// The JSON of each of `ids` (in order; `None` where missing) by one conditional read: the
+  /// server sends only the sessions whose row changed since this adapter read them.
+  async fn read_group_through(
+    &self,
+    client: &impl Conn,
+    cache: &ReadCache,
+    ids: &[&str],
+  ) -> Result<Vec<Option<String>>> {
+    let op = Call::GET_SESSION.op();
+    let held: Vec<Option<cache::Held>> = ids.iter().map(|id| cache.held(id)).collect();
+    let validators: Vec<&str> = held
+      .iter()
+      .map(|held| held.as_ref().map_or("", |held| &*held.validator))
+      .collect();
+    let rows = self
+      .store
+      .query(client, &self.sql.get_sessions_if_changed, &[&ids, &validators], op)
+      .await?;
+    let by_id: HashMap<&str, &Row> = rows
+      .iter()
+      .map(|row| Ok((column::<&str>(row, "id", op)?, row)))
+      .collect::<Result<_>>()?;
+    ids
+      .iter()
+      .zip(&held)
+      .map(|(id, held)| match by_id.get(id) {
+        Some(row) => self.read_through(cache, id, held.as_ref(), row, op),
+        None => {
+          cache.forget(id);
+          Ok(None)
+        }
+      })
+      .collect()
+  }
+
+  /// A session's JSON from a conditional read's row (`validator`, `data`): the data sent, kept
+  /// for the next read; or, when the server sent none because the row is still the version
+  /// `held` was read from, the JSON held.
+  fn read_through(
+    &self,
+    cache: &ReadCache,
+    id: &str,
+    held: Option<&cache::Held>,
+    row: &Row,
+    op: Op<'_>,
+  ) -> Result<Option<String>> {
+    let validator: &str = column(row, "validator", op)?;
+    match column::<Option<RawJson<'_>>>(row, "data", op)? {
+      Some(json) => {
+        cache.keep(id, validator, json.0);
+        Ok(Some(json.0.to_owned()))
+      }
+      None => match held {
+        Some(held) if *held.validator == *validator => Ok(Some(held.json.to_string())),
+        _ => Err(Error::Internal {
+          message: format!("{op}: the server sent no data for a row version this adapter does not hold"),
+        }),
+      },
+    }
   }
 
   /// The found sessions as `[id, json, id, json, ...]`: one string per session, so the JS side
@@ -166,12 +255,23 @@ impl Sessions {
     Ok(out)
   }
 
-  /// Whether a session exists. While the pool is busy it is asked with the concurrent calls.
+  /// Whether a session exists; asked with the concurrent calls as `get` is.
   pub async fn has(self: &Arc<Self>, call: Call, id: String) -> Result<bool> {
+    let (queue, store) = (self.groups.as_ref().map(|groups| &groups.has), &self.store);
+    coalesce::serve(
+      queue,
+      self,
+      HasSession(id),
+      store.deadline(),
+      !store.busy(),
+      |HasSession(id)| self.has_alone(call, id),
+    )
+    .await
+  }
+
+  /// Whether a session exists, asked by a statement of its own.
+  async fn has_alone(&self, call: Call, id: String) -> Result<bool> {
     let store = &self.store;
-    if let Some(groups) = self.groups_if_busy() {
-      return groups.has.join(self, HasSession(id), store.deadline()).await;
-    }
     let op = call.on(&id);
     with_client!(store, op, |client| async {
       match store.query_opt(&client, &self.sql.has_session, &[&id], op).await? {
@@ -190,6 +290,9 @@ impl Sessions {
     let Ok(_turn) = tokio::time::timeout_at(deadline, self.turns.take(id)).await else {
       return Err(store.deadline_passed(op));
     };
+    if let Some(cache) = &self.cache {
+      cache.forget(id);
+    }
     with_client!(store, op, deadline, None, |client, attempt| async {
       let written = store
         .write(&client, attempt, &self.sql.delete_session, &[&id], op)

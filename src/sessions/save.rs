@@ -12,7 +12,7 @@ use tokio_postgres::types::ToSql;
 
 use super::groups::SaveSession;
 use super::{ids_of, SessionInput, Sessions};
-use crate::coalesce::Served;
+use crate::coalesce::{self, Served};
 use crate::error::{Error, Result};
 use crate::jsonb::JsonText;
 use crate::op::{Call, Op};
@@ -64,16 +64,23 @@ impl Sessions {
   /// Upserts one session if its version is newer than the stored one; otherwise `E_CONFLICT`.
   /// Saves of one id are applied in call order (each waits for the one before it to finish). Run
   /// again on a lost connection; a rerun that finds this very save already stored succeeds. While
-  /// the pool is busy it is saved with the concurrent saves of other sessions.
+  /// saves are in flight up to the budget (or the pool is busy) it is saved with the concurrent
+  /// saves of other sessions.
   pub async fn save(self: &Arc<Self>, call: Call, session: SessionInput) -> Result<()> {
     let deadline = self.store.deadline();
     let Ok(_turn) = tokio::time::timeout_at(deadline, self.turns.take(&session.id)).await else {
       return Err(self.store.deadline_passed(call.on(&session.id)));
     };
-    if let Some(groups) = self.groups_if_busy() {
-      return groups.save.join(self, SaveSession(session), deadline).await;
-    }
-    self.save_alone(call, &session, deadline).await
+    let queue = self.groups.as_ref().map(|groups| &groups.save);
+    coalesce::serve(
+      queue,
+      self,
+      SaveSession(session),
+      deadline,
+      !self.store.busy(),
+      |SaveSession(session)| async move { self.save_alone(call, &session, deadline).await },
+    )
+    .await
   }
 
   /// One save on a connection of its own, by `deadline`.
@@ -96,12 +103,11 @@ impl Sessions {
         &session.created_at,
         &session.updated_at,
       ];
-      if store
-        .write(client, attempt, &sql.save_session, &params, op)
-        .await?
-        .count
-        == 1
-      {
+      let written = store.write(client, attempt, &sql.save_session, &params, op).await?;
+      if written.count == 1 {
+        if let Some(row) = written.rows.first() {
+          self.keep_written(row, session);
+        }
         return Ok(());
       }
       if attempt.number > 1 && self.already_applied(client, std::slice::from_ref(session), op).await? {
@@ -134,10 +140,8 @@ impl Sessions {
     let op = call.op();
     let (store, sql) = (&self.store, &self.sql);
     let columns = Columns::new(group.iter().copied());
-    let rows = match store
-      .write(client, attempt, &sql.save_sessions, &columns.rows(), op)
-      .await
-    {
+    let by_id: HashMap<&str, &SessionInput> = group.iter().map(|session| (session.id.as_str(), *session)).collect();
+    let rows = match store.write(client, attempt, &sql.save_group, &columns.rows(), op).await {
       Ok(written) => written.rows,
       Err(error) if error.is_connection_loss() || error.is_transient() => return Err(error),
       Err(_) => {
@@ -151,6 +155,11 @@ impl Sessions {
         return Ok(outcomes);
       }
     };
+    for row in &rows {
+      if let Some(session) = row.try_get::<_, &str>("id").ok().and_then(|id| by_id.get(id)) {
+        self.keep_written(row, session);
+      }
+    }
     let written = ids_of(&rows);
     let refused = Columns::new(group.iter().copied().filter(|s| !written.contains(s.id.as_str())));
     let mut stored: HashMap<String, (i32, bool)> = HashMap::new();
@@ -180,6 +189,19 @@ impl Sessions {
       });
     }
     Ok(outcomes)
+  }
+
+  /// Keeps, for conditional reads, the JSON of `session` that the upsert returning `row` wrote,
+  /// under the validator of the row version it made, when the row holds exactly that data (a
+  /// trigger may have changed it): the next read of a session this adapter just saved then costs
+  /// no transfer.
+  fn keep_written(&self, row: &tokio_postgres::Row, session: &SessionInput) {
+    let Some(cache) = &self.cache else {
+      return;
+    };
+    if let (Ok(validator), Ok(true)) = (row.try_get::<_, &str>("validator"), row.try_get::<_, bool>("same")) {
+      cache.keep(&session.id, validator, &session.json);
+    }
   }
 
   /// Whether every session in `sessions` is stored with exactly this version and data.

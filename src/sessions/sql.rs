@@ -11,6 +11,22 @@ macro_rules! summary {
   };
 }
 
+/// The row version's validator (see `cache.rs`): `xmin:ctid:version` of the sessions table
+/// (`$table` its alias and a dot, or nothing). Any UPDATE, by any client, makes a new row version
+/// with another `xmin` and `ctid`.
+macro_rules! validator {
+  ($table:literal) => {
+    concat!(
+      $table,
+      "xmin::text || ':' || ",
+      $table,
+      "ctid::text || ':' || ",
+      $table,
+      "version::text"
+    )
+  };
+}
+
 /// The version guard of every save: a row is replaced only by a newer version.
 macro_rules! upsert_guard {
   () => {
@@ -22,10 +38,13 @@ macro_rules! upsert_guard {
 statements! {
   /// The session statements.
   pub struct SessionSql {
-    /// Upsert guarded by the version: affects 1 row when accepted, 0 on a version conflict.
+    /// Upsert guarded by the version: affects 1 row when accepted (returning the new row
+    /// version's validator, and whether it holds exactly the data sent: a trigger may change it),
+    /// 0 on a version conflict.
     save_session(TEXT, JSONB, INT4, TIMESTAMP, TIMESTAMP) = concat!(
       "INSERT INTO {sessions} (id, data, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)",
-      upsert_guard!()
+      upsert_guard!(),
+      " RETURNING ", validator!("{sessions}."), " AS validator, {sessions}.data = $2 AS same"
     );
     /// Batch upsert from arrays; returns the ids it wrote.
     save_sessions(TEXT_ARRAY, JSONB_ARRAY, INT4_ARRAY, TIMESTAMP_ARRAY, TIMESTAMP_ARRAY) = concat!(
@@ -33,6 +52,16 @@ statements! {
        SELECT * FROM unnest($1::text[], $2::jsonb[], $3::int4[], $4::timestamp[], $5::timestamp[])",
       upsert_guard!(),
       " RETURNING id"
+    );
+    /// A coalesced group's upsert from arrays: the ids it wrote, each with the new row version's
+    /// validator and whether the row holds exactly the data sent (for conditional reads).
+    save_group(TEXT_ARRAY, JSONB_ARRAY, INT4_ARRAY, TIMESTAMP_ARRAY, TIMESTAMP_ARRAY) = concat!(
+      "WITH input AS MATERIALIZED (SELECT * FROM unnest($1::text[], $2::jsonb[], $3::int4[], $4::timestamp[], $5::timestamp[]) \
+       AS i(id, data, version, created_at, updated_at)), \
+       written AS (INSERT INTO {sessions} (id, data, version, created_at, updated_at) SELECT * FROM input",
+      upsert_guard!(),
+      " RETURNING {sessions}.id, ", validator!("{sessions}."), " AS validator, {sessions}.data) \
+       SELECT w.id, w.validator, w.data = i.data AS same FROM written w JOIN input i USING (id)"
     );
     /// Stored version of one session.
     stored_version(TEXT) = "SELECT version FROM {sessions} WHERE id = $1";
@@ -46,6 +75,18 @@ statements! {
        ON s.id = i.id AND s.version = i.version AND s.data = i.data";
     /// One session's JSON.
     get_session(TEXT) = "SELECT data FROM {sessions} WHERE id = $1";
+    /// One session's row validator, and its JSON unless the row is still the version `$2` names
+    /// (then only the index and the row header are read: no detoasting, no transfer).
+    get_session_if_changed(TEXT, TEXT) = concat!(
+      "SELECT ", validator!(""), " AS validator, CASE WHEN ", validator!(""),
+      " = $2 THEN NULL ELSE data END AS data FROM {sessions} WHERE id = $1"
+    );
+    /// The same for several sessions, `$2` holding each one's validator ('' for none).
+    get_sessions_if_changed(TEXT_ARRAY, TEXT_ARRAY) = concat!(
+      "SELECT s.id, ", validator!("s."), " AS validator, CASE WHEN ", validator!("s."),
+      " = i.validator THEN NULL ELSE s.data END AS data \
+       FROM {sessions} s JOIN unnest($1::text[], $2::text[]) AS i(id, validator) ON s.id = i.id"
+    );
     /// Many sessions' ids and JSON.
     get_sessions(TEXT_ARRAY) = "SELECT id, data FROM {sessions} WHERE id = ANY($1::text[])";
     /// Delete one session.

@@ -36,6 +36,8 @@ pub struct Store {
   metrics: Arc<Metrics>,
   /// The configuration the pool was built from.
   config: Config,
+  /// The calls under way, which set how the coalesced kinds share statements (see `coalesce.rs`).
+  load: Arc<coalesce::Load>,
   /// Where cancel requests go: every configured server.
   cancel_targets: Vec<Target>,
   /// TLS for cancel requests, as for connections (`None` with `sslMode: 'disable'`).
@@ -48,6 +50,12 @@ impl Store {
     Ok(Store {
       pool: pool::build(&config)?,
       servers: servers(&config),
+      load: coalesce::Load::new(
+        std::env::var("SPREAD")
+          .ok()
+          .and_then(|v| v.parse().ok())
+          .unwrap_or(coalesce::DEFAULT_SPREAD),
+      ),
       cancel_targets: crate::cancel::targets(&config.hosts, &config.ports),
       metrics,
       cancel_tls: match config.tls.mode {
@@ -66,6 +74,11 @@ impl Store {
   /// The options the pool was built from.
   pub fn options(&self) -> &Options {
     &self.config.options
+  }
+
+  /// The calls under way, shared by the coalesced kinds of call on this store.
+  pub fn load(&self) -> &Arc<coalesce::Load> {
+    &self.load
   }
 
   /// The adapter's counters.
