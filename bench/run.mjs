@@ -19,12 +19,15 @@ import { PostgresStorageAdapter } from '../index.mjs'
 import { provideDatabase, targetEnv } from '../scripts/postgres.mjs'
 import { PgReferenceAdapter } from './reference-pg.mjs'
 import { PostgresJsReferenceAdapter } from './reference-postgresjs.mjs'
+import { RedisReferenceAdapter, startRedis } from './reference-redis.mjs'
+import { CONVERSATIONS, measureConversations } from './lib/conversation.mjs'
 import { largeSession, serializedBytes, typicalSession } from './lib/data.mjs'
+import { measureKeyValue } from './lib/key-value.mjs'
 import { BenchDatabase } from './lib/database.mjs'
 import { BENCH_DIR, parseOptions, selected, usage } from './lib/options.mjs'
 import { findPgbench } from './lib/pgbench.mjs'
 import { Progress } from './lib/progress.mjs'
-import { ADAPTER_NAMES, evaluateTargets, formatReport } from './lib/report.mjs'
+import { ADAPTER_NAMES, REDIS_NAME, evaluateTargets, formatReport } from './lib/report.mjs'
 import { measureWorkload } from './lib/rounds.mjs'
 import { measureScale } from './lib/scale.mjs'
 import { measureStale } from './lib/stale.mjs'
@@ -38,7 +41,7 @@ try {
   options = parseOptions(
     process.argv.slice(2),
     process.env,
-    WORKLOADS.map((workload) => workload.key),
+    [...WORKLOADS, ...CONVERSATIONS].map((workload) => workload.key),
   )
 } catch (error) {
   process.stderr.write(`${error.message}\n\n${usage(WORKLOADS)}`)
@@ -51,8 +54,11 @@ if (options.help) {
 
 const workloads = WORKLOADS.filter((workload) => selected(options, workload.key))
 const runMemory = options.memory && selected(options, 'memory')
+const runConversation = (key) => selected(options, 'conversation') || selected(options, key)
+const conversationsRun = CONVERSATIONS.some(({ key }) => runConversation(key))
 const runStall = selected(options, 'stall')
 const runStale = selected(options, 'stale-stats')
+const runKeyValue = selected(options, 'key-value')
 const runScale = options.scale && selected(options, 'scale')
 
 let database
@@ -110,6 +116,8 @@ function makeAdapter(flag, extra = {}) {
     case 'native-no-cache':
       // The mode PgBouncer's transaction pooling needs: one-shot typed statements, nothing prepared.
       return new PostgresStorageAdapter({ ...native, statementCache: false })
+    case 'native-no-read-cache':
+      return new PostgresStorageAdapter({ ...native, readCacheBytes: 0 })
     case 'pg':
       return new PgReferenceAdapter(reference)
     case 'postgres.js':
@@ -211,8 +219,10 @@ try {
     coalesceOptionKnown: false,
     sqlMirror: [],
     workloads: [],
+    conversation: null,
     stall: null,
     staleStats: null,
+    keyValue: null,
     scale: null,
     targets: [],
     memory: null,
@@ -277,6 +287,47 @@ try {
   }
   await db.deleteBenchRows()
 
+  if (conversationsRun) {
+    await db.deleteBenchRows()
+    // The pg-backed contestants of SmallTalk's workload, plus Redis when a redis-server is there.
+    const contestants = adapters.filter(({ flag }) =>
+      ['native', 'native-no-read-cache', 'pg', 'postgres.js'].includes(flag),
+    )
+    const redis = await startRedis()
+    let redisAdapter = null
+    if (redis !== null) {
+      redisAdapter = new RedisReferenceAdapter(redis)
+      await redisAdapter.initialize()
+      contestants.push({ flag: 'redis', name: REDIS_NAME, adapter: redisAdapter })
+    } else {
+      progress.note(
+        'redis-server not found (PATH, /usr/bin): the conversation workload runs without the Redis reference',
+      )
+    }
+    try {
+      const measured = await measureConversations({
+        adapters: contestants,
+        db,
+        options,
+        progress,
+        record,
+        only: runConversation,
+      })
+      results.conversation = {
+        adapterNames: contestants.map(({ name }) => name),
+        redis: redis && { version: redis.version },
+        redisSkipped: redis ? null : 'no redis-server on PATH or in /usr/bin',
+        workloads: measured.workloads,
+      }
+      failures += measured.failures
+      checkedOps += measured.checkedOps
+    } finally {
+      await redisAdapter?.close().catch(() => {})
+      await redis?.stop()
+    }
+    await db.deleteBenchRows()
+  }
+
   if (runStall) {
     await db.deleteBenchRows()
     const stallAdapters = adapters.filter(({ flag }) => ['native', 'pg', 'postgres.js'].includes(flag))
@@ -310,6 +361,12 @@ try {
     })
     failures += results.staleStats.failures
     checkedOps += results.staleStats.checkedOps
+  }
+
+  if (runKeyValue) {
+    results.keyValue = await measureKeyValue({ db, connection, options, progress, record })
+    failures += results.keyValue.failures
+    checkedOps += results.keyValue.checkedOps
   }
 
   if (runScale) {

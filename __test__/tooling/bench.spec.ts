@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url'
 import { runFloor, runRound } from '../../bench/lib/measure.mjs'
 import { WORKLOADS } from '../../bench/lib/workloads.mjs'
 import { walkIterator } from '../../bench/lib/scale.mjs'
+import { WAYS, runCycles } from '../../bench/lib/key-value.mjs'
 import { bind } from '../../bench/lib/sql.mjs'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
@@ -76,6 +77,30 @@ it('`npm run bench -- --quick --scale` runs every workload, limit, floor and sec
     expect(results.staleStats.table.deadRows).toBeGreaterThan(0)
     expect(Object.keys(results.staleStats.adapters).sort()).toEqual([...ADAPTERS].sort())
     expect(results.staleStats.plans.adapterCustom.nodes).toMatch(/^Limit/)
+    const keyValue = results.keyValue
+    expect(keyValue.persistence).toEqual([
+      'bench_kv_batches.key_value: logged',
+      'bench_kv_batches.sessions: logged',
+      'bench_kv_logged.key_value: logged',
+      'bench_kv_logged.sessions: logged',
+      'bench_kv_unlogged.key_value: unlogged',
+      'bench_kv_unlogged.sessions: unlogged',
+    ])
+    for (const phase of ['set', 'get', 'delete', 'cycle']) expect(finite(keyValue.batches.ratios[phase])).toBe(true)
+    expect(keyValue.batches.ways.batch.cycles).toBeGreaterThan(0)
+    expect(keyValue.batches.ways['one by one'].cycles).toBeGreaterThan(0)
+    expect(keyValue.unlogged.workloads.map((entry: { key: string }) => entry.key)).toEqual([
+      'save-typical-16',
+      'set-value-16',
+    ])
+    for (const entry of keyValue.unlogged.workloads) {
+      for (const figures of [entry.tables.logged, entry.tables.unlogged]) {
+        expect(figures.ops).toBeGreaterThan(0)
+        expect(figures.rounds).toHaveLength(3)
+      }
+      expect(finite(entry.ratio)).toBe(true)
+    }
+    expect(keyValue.failures).toBe(0)
     expect(results.scale.points.map((point: { size: number }) => point.size)).toEqual([1000, 3000])
     for (const point of results.scale.points) {
       for (const what of ['get', 'has', 'save', 'listFirst', 'getStats', 'listDeep'])
@@ -95,12 +120,14 @@ it('`npm run bench -- --quick --scale` runs every workload, limit, floor and sec
       'event-loop stall',
       'RSS growth',
       'stale statistics',
+      'key-value: setValues(100) vs setValue',
       'scale:',
     ]) {
       expect(targets).toContain(needle)
     }
     expect(JSON.stringify(results)).not.toMatch(/password/i)
     expect(run.stdout).toContain('| workload')
+    expect(run.stdout).toContain('### Key-value')
     expect(run.stdout).toContain('Verification:')
     expect(run.stdout).toContain('all correct')
     expect(run.stdout).toContain('Machine:')
@@ -124,7 +151,7 @@ const results = JSON.parse(require('fs').readFileSync(process.env.BENCH_OUTPUT, 
 const { host, port, database, user } = results.database
 const client = new pg.Client({ host, port, database, user, password: process.env.POSTGRES_PASSWORD ?? process.env.PGPASSWORD ?? 'postgres' })
 client.connect().then(async () => {
-  const schemas = await client.query("SELECT count(*)::int AS n FROM pg_namespace WHERE nspname IN ('bench_stale', 'bench_scale')")
+  const schemas = await client.query("SELECT count(*)::int AS n FROM pg_namespace WHERE nspname IN ('bench_stale', 'bench_scale', 'bench_kv_batches', 'bench_kv_logged', 'bench_kv_unlogged')")
   const table = await client.query("SELECT to_regclass('sessions') IS NOT NULL AS present")
   const rows = table.rows[0].present ? (await client.query("SELECT count(*)::int AS n FROM sessions WHERE id LIKE 'bench-%'")).rows[0].n : 0
   console.log(schemas.rows[0].n, rows)
@@ -207,6 +234,30 @@ it('walks iterateSessions page by page and notices a missing or repeated session
   }
   expect((await walkIterator(adapter(ids.slice(1)), ids.length)).failures).toBe(1)
   expect((await walkIterator(adapter([...ids, ids[0]]), ids.length)).failures).toBe(1)
+})
+
+it('checks every phase of the key-value cycles, batch and one by one: a lost write or a wrong count fails', async () => {
+  // An in-memory store with the adapter's key-value calls; `lossy` drops every write.
+  const store = (lossy: boolean) => {
+    const entries = new Map<string, unknown>()
+    const put = (key: string, value: unknown) => void (lossy || entries.set(key, value))
+    return {
+      setValue: async (key: string, value: unknown) => put(key, value),
+      setValues: async (pairs: [string, unknown][]) => pairs.forEach(([key, value]) => put(key, value)),
+      getValue: async (key: string) => entries.get(key) ?? null,
+      getValues: async (keys: string[]) => keys.map((key) => entries.get(key) ?? null),
+      deleteValue: async (key: string) => entries.delete(key),
+      deleteValues: async (keys: string[]) => keys.filter((key) => entries.delete(key)).length,
+    }
+  }
+  for (const way of Object.values(WAYS)) {
+    const right = await runCycles(store(false), way, 0.02)
+    expect(right.cycles).toBeGreaterThan(0)
+    expect(right.failures).toBe(0)
+    const lossy = await runCycles(store(true), way, 0.02)
+    // get and delete fail every cycle; set cannot tell.
+    expect(lossy.failures).toBe(2 * lossy.cycles)
+  }
 })
 
 it("binds pgbench variables into the adapter's SQL, $10 before $1", () => {

@@ -10,13 +10,14 @@ export const ADAPTER_CHOICES = {
   native: 'this package, default options',
   'native-coalesce-off': 'this package with { coalesce: false }: no merging of concurrent calls',
   'native-no-cache': 'this package with { statementCache: false }: the PgBouncer mode',
+  'native-no-read-cache': 'this package with { readCacheBytes: 0 }: every getSession reads the session whole',
   pg: "the original TypeScript adapter's SQL and JSON flow on pg (bench/reference-pg.mjs)",
   'postgres.js': 'the same on postgres.js (bench/reference-postgresjs.mjs)',
 }
 const DEFAULT_ADAPTERS = ['native', 'native-coalesce-off', 'pg', 'postgres.js']
 
 /** Sections besides the main table, for --only. */
-export const SECTIONS = ['stall', 'stale-stats', 'scale', 'memory']
+export const SECTIONS = ['conversation', 'stall', 'stale-stats', 'key-value', 'scale', 'memory']
 
 /** The full run: about 10 minutes on 2 cores (without --scale); short rounds, many of them, for steadier medians. */
 const DEFAULTS = {
@@ -98,6 +99,7 @@ ${workloads.map((workload) => `  ${workload.key.padEnd(22)} ${workload.title}`).
 Sections (--only):
   ${'stall'.padEnd(22)} event-loop stall of saveSessions / getSessions of 1,000 x 69 KB
   ${'stale-stats'.padEnd(22)} listSessions(100) on a churned table with stale statistics
+  ${'key-value'.padEnd(22)} 100 keys through the batch calls vs one by one; saves on unlogged vs logged tables
   ${'scale'.padEnd(22)} the scale curve (implies --scale)
   ${'memory'.padEnd(22)} the memory check (bench/memory.mjs)
 
@@ -109,7 +111,8 @@ ${Object.entries(ADAPTER_CHOICES)
 Database: DATABASE_URL, or POSTGRES_* / PG* variables (e.g. PGHOST=127.0.0.1); default database
 smalltalk_bench, created if missing; with nothing configured, a throwaway PostgreSQL (fsync=off,
 which flatters saves). The benchmark only writes rows whose id starts with "bench-", in the
-sessions table and in its own schemas bench_stale and bench_scale (dropped at the end), and
+sessions table and in its own schemas bench_stale, bench_scale, bench_kv_batches,
+bench_kv_logged and bench_kv_unlogged (dropped at the end), and
 refuses to run on a database holding other sessions.
 `
 

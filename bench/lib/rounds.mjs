@@ -122,6 +122,7 @@ export async function measureWorkload({
     for (let turn = 0; turn < contestants.length; turn++) {
       const contestant = contestants[(round + turn) % contestants.length]
       progress.update(`${step}: round ${round + 1}/${options.rounds} · ${contestant.name}`)
+      if (workload.beforeEachRun) await workload.beforeEachRun(db)
       const shown = await contestant.run(round)
       progress.update(`${step}: round ${round + 1}/${options.rounds} · ${contestant.name} · ${shown}`)
     }

@@ -163,8 +163,8 @@ export async function measureScale({ db, connection, options, progress }) {
       await seedRange(db, seeded, size, progress)
       seeded = size
       progress.update(`scale: VACUUM ANALYZE at ${size.toLocaleString('en-US')} rows`)
-      // The seeding appended one counter delta per row (see getStats' counters in the README's
-      // Schema); the adapter folds them within seconds in the background. Fold them now, so that
+      // The seeding appended one counter delta per row (see getStats' counters in the Schema of
+      // docs/operations.md); the adapter folds them within seconds in the background. Fold them now, so that
       // getStats is measured as a health probe sees it in steady state.
       progress.update(`scale: folding the state counters' deltas at ${size.toLocaleString('en-US')} rows`)
       await db.query(`SELECT ${SCALE_SCHEMA}.smalltalk_fold_session_states()`)

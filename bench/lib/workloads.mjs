@@ -426,6 +426,7 @@ export const WORKLOADS = [
   getTypical(1),
   getTypical(16),
   getTypical(64),
+  saveTypical(1),
   saveTypical(16),
   saveTypical(64),
   getLarge,
