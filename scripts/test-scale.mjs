@@ -1,8 +1,8 @@
-// `npm run test:scale`: the contract suite and the truthful-outcome specs (deadlines cancel on
-// the server through PgBouncer too) through PgBouncer in transaction pooling mode (with
+// `npm run test:scale`: the contract suite, the truthful-outcome specs (deadlines cancel on
+// the server through PgBouncer too) and the conditional reads (never stale) through PgBouncer in transaction pooling mode (with
 // statementCache: false), then the specs in __test__/scale (PgBouncer, primary/standby failover,
 // pg_auto_failover: the failover specs start servers of their own and ignore the bouncer), then
-// the Citus run (scripts/citus.mjs: contract, batches and __test__/scale/citus on a coordinator
+// the Citus run (scripts/citus.mjs: contract, batches, conditional reads and __test__/scale/citus on a coordinator
 // with two workers). Runs under scripts/with-database.mjs, which provides POSTGRES_* for the test
 // database. Each part prints its time; SMALLTALK_SCALE_SKIP_CITUS=1 leaves the Citus run out.
 import { spawnSync } from 'node:child_process'
@@ -49,7 +49,10 @@ try {
     PGBOUNCER_PORT: String(bouncer.target.port),
   }
   status = await timed('contract and truthful outcomes through PgBouncer', () =>
-    jest(['__test__/contract.spec.ts', '__test__/truthful-outcomes.spec.ts'], throughBouncer),
+    jest(
+      ['__test__/contract.spec.ts', '__test__/truthful-outcomes.spec.ts', '__test__/conditional-reads.spec.ts'],
+      throughBouncer,
+    ),
   )
   if (status === 0) {
     status = await timed('__test__/scale: PgBouncer, failover, pg_auto_failover', () =>

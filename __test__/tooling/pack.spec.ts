@@ -2,7 +2,9 @@
 // that `napi prepublish` adds at release) and of this machine's platform package (the napi
 // `npm/<platform>` directory plus the freshly built binary, as `napi artifacts` arranges it),
 // installed into an empty project whose PATH has no Rust toolchain. There it is required,
-// imported, used against the test database, and type-checked with tsc --strict as SmallTalk uses it.
+// imported, used against the test database, and type-checked with tsc --strict as SmallTalk uses it;
+// then prom-client (an optional peer dependency, not installed with it) is added and the Prometheus
+// entry is required, imported, scraped and type-checked the same way.
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process'
 import fs from 'node:fs'
 import { createRequire } from 'node:module'
@@ -22,6 +24,7 @@ const host: string = platformName(
   process.platform === 'linux' ? detectLibc() : undefined,
 )
 const platformPackage = `${name}-${host}`
+const promClient = `prom-client@${JSON.parse(fs.readFileSync(path.join(root, 'node_modules', 'prom-client', 'package.json'), 'utf8')).version}`
 const binary = `${manifest.napi.binaryName}.${host}.node`
 
 const SHIPPED = MAIN_PACKAGE_FILES
@@ -156,6 +159,65 @@ console.log(JSON.stringify({
 }))
 `
 
+// The Prometheus entry from CommonJS and ESM: the same function, and a scrape after one call.
+const PROMETHEUS_CHECK = (flavour: 'cjs' | 'esm') => `${
+  flavour === 'cjs'
+    ? `const { PostgresStorageAdapter } = require(${JSON.stringify(name)})
+const prometheus = require(${JSON.stringify(`${name}/prometheus`)})
+const { Registry } = require('prom-client')
+;(async () => {`
+    : `import { PostgresStorageAdapter } from ${JSON.stringify(name)}
+import * as prometheus from ${JSON.stringify(`${name}/prometheus`)}
+import { Registry } from 'prom-client'
+{`
+}
+  const registry = new Registry()
+  const adapter = new PostgresStorageAdapter(${connection})
+  const stop = prometheus.collectMetrics(adapter, { register: registry })
+  await adapter.initialize()
+  await adapter.getSession(${JSON.stringify(sessionId)})
+  const text = await registry.metrics()
+  stop()
+  await adapter.close()
+  console.log(JSON.stringify({
+    exports: Object.keys(prometheus).filter((key) => key !== 'default').sort(),
+    lines: text.split('\\n').filter((line) => line.includes('operation="getSession"') && !line.includes('_sum')),
+  }))
+}${flavour === 'cjs' ? ')().catch((error) => { console.error(error); process.exit(1) })' : ''}
+`
+
+// keyv is an optional peer dependency, so npm installs none: the main entry must load and work
+// without it, and load nothing of it; the Keyv store needs none either (Keyv hands it text).
+const valueKey = `pack-test-kv-${process.pid}-${Date.now()}`
+const KEYV_ABSENT_CHECK = `'use strict'
+const path = require('node:path')
+const name = ${JSON.stringify(name)}
+const keyvModules = () => Object.keys(require.cache).filter((file) => file.includes(path.join('node_modules', 'keyv') + path.sep))
+;(async () => {
+  let keyvResolves = true
+  try { require.resolve('keyv') } catch { keyvResolves = false }
+  const api = require(name)
+  const adapter = new api.PostgresStorageAdapter(${connection})
+  await adapter.initialize()
+  await adapter.setValue(${JSON.stringify(valueKey)}, { from: 'the main entry' })
+  const mainValue = await adapter.getValue(${JSON.stringify(valueKey)})
+  await adapter.deleteValue(${JSON.stringify(valueKey)})
+  await adapter.close()
+  const loadedByMain = keyvModules()
+  const { KeyvPostgresStore } = require(name + '/keyv')
+  const store = new KeyvPostgresStore(${connection})
+  await store.set(${JSON.stringify(`keyv:${valueKey}`)}, '{"value":"from the store"}', 60000)
+  const storeValue = await store.get(${JSON.stringify(`keyv:${valueKey}`)})
+  const deleted = await store.delete(${JSON.stringify(`keyv:${valueKey}`)})
+  await store.disconnect()
+  const imported = await import(name + '/keyv')
+  console.log(JSON.stringify({
+    keyvResolves, mainValue, loadedByMain, storeValue, deleted, loadedInAll: keyvModules(),
+    storeEntry: require.resolve(name + '/keyv'), importedExports: Object.keys(imported).filter((key) => key !== 'default'),
+  }))
+})().catch((error) => { console.error(error); process.exit(1) })
+`
+
 // SmallTalk's side of the contract: its own error classes (as in its persistence/errors.ts), the
 // adapter behind its StorageAdapter interface, and the calls its SessionManager makes.
 const USAGE_TS = `import {
@@ -171,6 +233,8 @@ const USAGE_TS = `import {
   type StorageAdapterConfig,
   type StorageStats,
 } from ${JSON.stringify(name)}
+import { collectMetrics, type CollectMetricsOptions } from ${JSON.stringify(`${name}/prometheus`)}
+import { Registry } from 'prom-client'
 
 class AppStorageError extends Error {
   constructor(message: string, public readonly cause?: Error) {
@@ -262,6 +326,11 @@ export async function packageErrors(session: Session): Promise<string> {
   }
 }
 
+export function prometheusMetrics(adapter: PostgresStorageAdapter): () => void {
+  const options: CollectMetricsOptions = { register: new Registry(), adapter: 'sessions', results: { ok: 'success' } }
+  return collectMetrics(adapter, options)
+}
+
 // The declarations are really checked, not \`any\`: each line below must be a type error.
 // @ts-expect-error session ids are strings
 void new PostgresStorageAdapter().getSession(42)
@@ -269,6 +338,10 @@ void new PostgresStorageAdapter().getSession(42)
 void new PostgresStorageAdapter({ sslMode: 'sometimes' })
 // @ts-expect-error getSession resolves to Session | null, which must be narrowed
 void new PostgresStorageAdapter().getSession('x').then((found) => found.id)
+// @ts-expect-error the results are ok, conflict and error
+void collectMetrics(new PostgresStorageAdapter(), { results: { success: 'ok' } })
+// @ts-expect-error collectMetrics takes this package's adapter
+void collectMetrics({}, {})
 `
 
 // node16/nodenext check the .mts file against the import types and the .cts one against the
@@ -335,6 +408,7 @@ let work: string
 let app: string
 let mainPack: { tarball: string; files: string[] }
 let platformPack: { tarball: string; files: string[] }
+let promClientInstalledWithPackage: boolean
 
 beforeAll(() => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'smalltalk-pack-'))
@@ -368,8 +442,15 @@ beforeAll(() => {
     JSON.stringify({ name: 'pack-test-app', version: '1.0.0', private: true }),
   )
   ok(npm(['install', mainPack.tarball, platformPack.tarball, '--no-audit', '--no-fund'], app), 'npm install')
+  // prom-client is an optional peer dependency: installing the package brings none.
+  promClientInstalledWithPackage = fs.existsSync(path.join(app, 'node_modules', 'prom-client'))
+  ok(node(['-e', `require(${JSON.stringify(name)})`], app), 'require without prom-client')
+  ok(npm(['install', promClient, '--no-audit', '--no-fund'], app), `npm install ${promClient}`)
   fs.writeFileSync(path.join(app, 'check.cjs'), CJS_CHECK)
   fs.writeFileSync(path.join(app, 'check.mjs'), ESM_CHECK)
+  fs.writeFileSync(path.join(app, 'prometheus.cjs'), PROMETHEUS_CHECK('cjs'))
+  fs.writeFileSync(path.join(app, 'prometheus.mjs'), PROMETHEUS_CHECK('esm'))
+  fs.writeFileSync(path.join(app, 'keyv-absent.cjs'), KEYV_ABSENT_CHECK)
   fs.writeFileSync(path.join(app, 'usage.mts'), USAGE_TS)
   fs.writeFileSync(path.join(app, 'usage.cts'), USAGE_TS)
   for (const resolution of Object.keys(RESOLUTIONS) as Resolution[]) {
@@ -452,6 +533,48 @@ it('import works in the installed project: same exports, reads that session, con
   expect(output.conflict).toEqual({ isConflict: true, isStorage: true, code: 'E_CONFLICT', versions: [1, 1] })
   expect(output.savedVersion).toBe(2)
   expect(output.deleted).toBe(true)
+})
+
+it('prom-client is an optional peer dependency: installing the package installs none, and loading needs none', () => {
+  expect(manifest.peerDependencies).toMatchObject({ 'prom-client': '^15.1.3' })
+  expect(manifest.peerDependenciesMeta).toMatchObject({ 'prom-client': { optional: true } })
+  expect(promClientInstalledWithPackage).toBe(false)
+})
+
+it.each(['cjs', 'mjs'])(
+  'the Prometheus entry works in the installed project (%s): collectMetrics, and a scrape with the adapter',
+  (extension) => {
+    const output = JSON.parse(ok(node([`prometheus.${extension}`], app), `node prometheus.${extension}`))
+    expect(output.exports).toEqual(['collectMetrics'])
+    expect(output.lines).toEqual([
+      ...['0.001', '0.01', '0.05', '0.1', '0.5', '1', '5', '+Inf'].map((le) =>
+        expect.stringMatching(
+          new RegExp(
+            `^storage_operations_duration_seconds_bucket\\{le="${le.replace('+', '\\+')}",operation="getSession",result="ok",adapter="postgres"\\} [01]$`,
+          ),
+        ),
+      ),
+      'storage_operations_duration_seconds_count{operation="getSession",result="ok",adapter="postgres"} 1',
+      'postgres_storage_operations_total{operation="getSession",result="ok",adapter="postgres"} 1',
+      'postgres_storage_conflicts_total{operation="getSession",adapter="postgres"} 0',
+    ])
+  },
+)
+
+it('installs no keyv (an optional peer): the main entry loads and works without it, and so does the Keyv store', () => {
+  expect(manifest.peerDependencies).toMatchObject({ keyv: expect.any(String) })
+  expect(manifest.peerDependenciesMeta).toMatchObject({ keyv: { optional: true } })
+  expect(fs.existsSync(path.join(app, 'node_modules', 'keyv'))).toBe(false)
+  const output = JSON.parse(ok(node(['keyv-absent.cjs'], app), 'node keyv-absent.cjs'))
+  // Nothing named keyv resolves from the project, so a require of it anywhere would have thrown.
+  expect(output.keyvResolves).toBe(false)
+  expect(output.mainValue).toEqual({ from: 'the main entry' })
+  expect(output.loadedByMain).toEqual([])
+  expect(output.storeValue).toBe('{"value":"from the store"}')
+  expect(output.deleted).toBe(true)
+  expect(output.loadedInAll).toEqual([])
+  expect(output.storeEntry).toBe(path.join(fs.realpathSync(app), 'node_modules', ...name.split('/'), 'keyv.js'))
+  expect(output.importedExports).toEqual(['KeyvPostgresStore'])
 })
 
 it.each(Object.keys(RESOLUTIONS))(
