@@ -1,7 +1,7 @@
 // One claim about Node versions, said the same everywhere: package.json `engines` names the
 // lines, `npm run test:node-matrix` runs each of them (scripts/lib/node-lines.mjs reads them from
-// `engines`), the CI matrices test the same lines, the README names them, and none is past its
-// end of life (Node's release schedule, https://github.com/nodejs/Release).
+// `engines`), the CI matrices test the same lines, the README's Install and docs/install.md name
+// them, and none is past its end of life (Node's release schedule, https://github.com/nodejs/Release).
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -51,12 +51,15 @@ it('every Node matrix of the CI workflow tests exactly those lines', () => {
   expect(workflow).not.toMatch(/node-version: (18|20)\b/)
 })
 
-it('the README names the same lines where it says which Node versions are supported and tested', () => {
+it('the README and docs/install.md name the same lines where they say which Node versions are supported and tested', () => {
   const readme = read('README.md')
+  const guide = read('docs/install.md')
   const named = `Node.js ${lines.slice(0, -1).join(', ')} and ${lines.at(-1)}`
   const install = readme.slice(readme.indexOf('## Install'), readme.indexOf('## Quick start'))
-  const platforms = readme.slice(readme.indexOf('## Supported platforms'), readme.indexOf('## Troubleshooting'))
+  expect(guide).toContain('\n## Supported platforms\n')
+  const platforms = guide.slice(guide.indexOf('\n## Supported platforms\n'))
   expect(install).toContain(named)
+  expect(guide).toContain(`${named} (\`engines\``)
   expect(platforms).toContain(named)
-  expect(install + platforms).not.toMatch(/Node(\.js)? (18|20)\b/)
+  expect(install + guide).not.toMatch(/Node(\.js)? (18|20)\b/)
 })

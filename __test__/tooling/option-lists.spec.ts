@@ -1,7 +1,8 @@
 // The options are declared once, in the Rust `Options` struct (found by grepping src/ for
 // `pub struct Options`, wherever it lives), and listed twice for users: in index.d.ts
-// (PostgresConfig) and in the README's options table. Every field, under the name JS gives it
-// (serde's rename_all / rename, plus any serde alias), must appear in both lists.
+// (PostgresConfig) and in the options table of docs/configuration.md. Every field, under the name
+// JS gives it (serde's rename_all / rename, plus any serde alias), must appear in both lists, and
+// the README's configuration overview names every field (aliases may be left to the table).
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -76,13 +77,22 @@ function typingsOptionNames(): Set<string> {
   return new Set([...body![1].matchAll(/^ {2}(\w+)\??:/gm)].map((found) => found[1]))
 }
 
-/** The backquoted names in the first column of the README's options table (aliases in brackets included). */
-function readmeOptionNames(): Set<string> {
-  const readme = read('README.md')
-  const table = /^\| option \| default \| meaning \|\n\| --- \| --- \| --- \|\n((?:\|.*\n)+)/m.exec(readme)
+/** The backquoted names in the first column of docs/configuration.md's options table (aliases in brackets included). */
+function tableOptionNames(): Set<string> {
+  const guide = read('docs/configuration.md')
+  const table = /^\| option \| default \| meaning \|\n\| --- \| --- \| --- \|\n((?:\|.*\n)+)/m.exec(guide)
   expect(table).not.toBeNull()
   const firstCells = table![1].split('\n').map((row) => row.split('|')[1] ?? '')
   return new Set(firstCells.flatMap((cell) => [...cell.matchAll(/`(\w+)`/g)].map((found) => found[1])))
+}
+
+/** The backquoted names in the second column of the README's configuration overview. */
+function readmeOverviewNames(): Set<string> {
+  const readme = read('README.md')
+  const table = /^\| for \| options \(default\) \|\n\| --- \| --- \|\n((?:\|.*\n)+)/m.exec(readme)
+  expect(table).not.toBeNull()
+  const cells = table![1].split('\n').map((row) => row.split('|')[2] ?? '')
+  return new Set(cells.flatMap((cell) => [...cell.matchAll(/`(\w+)`/g)].map((found) => found[1])))
 }
 
 it('the Rust Options struct is found and read (each field a JS name)', () => {
@@ -101,9 +111,35 @@ it('every field of the Rust Options struct, and each serde alias, is typed in in
   expect({ from: rust.file, missing }).toEqual({ from: rust.file, missing: [] })
 })
 
-it('every field of the Rust Options struct, and each serde alias, has a row in the README options table', () => {
+it('every field of the Rust Options struct, and each serde alias, has a row in the options table of docs/configuration.md', () => {
   const rust = rustOptionNames()
-  const documented = readmeOptionNames()
+  const documented = tableOptionNames()
   const missing = rust.fields.flat().filter((name) => !documented.has(name))
   expect({ from: rust.file, missing }).toEqual({ from: rust.file, missing: [] })
+})
+
+// The options the JS face handles alone (`ttl`, `namespace`, `errorClasses`) are typed but not in the struct.
+it('every property of PostgresConfig has a row in the options table of docs/configuration.md', () => {
+  const documented = tableOptionNames()
+  const missing = [...typingsOptionNames()].filter((name) => !documented.has(name))
+  expect(missing).toEqual([])
+})
+
+it("every field of the Rust Options struct is named in the README's configuration overview", () => {
+  const rust = rustOptionNames()
+  const named = readmeOverviewNames()
+  const missing = rust.fields.map((names) => names[0]).filter((name) => !named.has(name))
+  expect({ from: rust.file, missing }).toEqual({ from: rust.file, missing: [] })
+})
+
+// The Keyv store takes the adapter's options but those Keyv has its own of: the ones keyv.js
+// refuses are the ones keyv.d.ts leaves out of its options type, and both are the adapter's options.
+it("the Keyv store's refused options are the adapter options its typings leave out", () => {
+  const refused = [...read('keyv.js').matchAll(/^ {2}(\w+): '/gm)].map((found) => found[1])
+  const omitted = /KeyvPostgresStoreOptions = Omit<PostgresConfig, ([^>]+)>/.exec(read('keyv.d.ts'))
+  expect(omitted).not.toBeNull()
+  expect(refused).toEqual(['namespace', 'ttl'])
+  expect([...omitted![1].matchAll(/'(\w+)'/g)].map((found) => found[1])).toEqual(refused)
+  const typed = typingsOptionNames()
+  for (const name of refused) expect({ name, option: typed.has(name) }).toEqual({ name, option: true })
 })
