@@ -193,6 +193,29 @@ it('sessions saved in a coalesced group are not sent back on the next read', asy
   }
 })
 
+it("a trigger's change to sessions saved in a coalesced group is read back, not the text sent", async () => {
+  await sqlInOneSession([
+    'SET citus.enable_unsafe_triggers = on',
+    `CREATE FUNCTION stamp_session() RETURNS trigger LANGUAGE plpgsql AS
+      $$ BEGIN NEW.data = jsonb_set(NEW.data, '{metadata}', '{"stamped": true}'); RETURN NEW; END $$`,
+    'CREATE TRIGGER stamp BEFORE INSERT OR UPDATE ON sessions FOR EACH ROW EXECUTE FUNCTION stamp_session()',
+  ])
+  try {
+    await withAdapter({}, async (adapter) => {
+      const sessions = Array.from({ length: 12 }, () =>
+        makeSession({ conversationHistory: makeTurns(100, ['agent-a', 'agent-b']) }),
+      )
+      await Promise.all(sessions.map((session) => adapter.saveSession(session)))
+      expect((await adapter.getStats()).metrics.operations.saveSession.groupedCalls).toBeGreaterThan(0)
+      for (const session of sessions) {
+        expect(await adapter.getSession(session.id)).toEqual({ ...session, metadata: { stamped: true } })
+      }
+    })
+  } finally {
+    await sqlInOneSession(['SET citus.enable_unsafe_triggers = on', 'DROP FUNCTION stamp_session() CASCADE'])
+  }
+})
+
 it('readCacheBytes: 0 turns it off; a bad value is refused', async () => {
   const session = await saved()
   await withAdapter({ readCacheBytes: 0 }, async (plain) => {
