@@ -96,12 +96,13 @@ impl Sessions {
   async fn save_one(&self, client: &Object, session: &SessionInput, attempt: &Attempt, op: Op<'_>) -> Result<()> {
     let (store, sql) = (&self.store, &self.sql);
     for _ in 0..CONFLICT_RETRIES {
-      let params: [&(dyn ToSql + Sync); 5] = [
+      let params: [&(dyn ToSql + Sync); 6] = [
         &session.id,
         &JsonText(&session.json),
         &session.version,
         &session.created_at,
         &session.updated_at,
+        &self.tables.sessions,
       ];
       let written = store.write(client, attempt, &sql.save_session, &params, op).await?;
       if written.count == 1 {
@@ -141,7 +142,9 @@ impl Sessions {
     let (store, sql) = (&self.store, &self.sql);
     let columns = Columns::new(group.iter().copied());
     let by_id: HashMap<&str, &SessionInput> = group.iter().map(|session| (session.id.as_str(), *session)).collect();
-    let rows = match store.write(client, attempt, &sql.save_group, &columns.rows(), op).await {
+    let [ids, jsons, versions, created, updated] = columns.rows();
+    let params = [ids, jsons, versions, created, updated, &self.tables.sessions];
+    let rows = match store.write(client, attempt, &sql.save_group, &params, op).await {
       Ok(written) => written.rows,
       Err(error) if error.is_connection_loss() || error.is_transient() => return Err(error),
       Err(_) => {

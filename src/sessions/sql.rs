@@ -27,18 +27,21 @@ macro_rules! validator {
   };
 }
 
-/// Whether the row `$row` (a `RETURNING` row of the sessions table) is sure to hold exactly the
-/// data its statement sent: only a `BEFORE INSERT` or `BEFORE UPDATE` row trigger can store other
-/// data (rules cannot: `ON CONFLICT` refuses tables with rules), so it is when the row's table
-/// has none enabled. The statement's lock on the table keeps one from appearing while it runs.
-/// (Comparing the stored data with the sent one would read the whole session once more, and
-/// would put the sent JSON in the plan twice.)
+/// Whether the row `$row` (a `RETURNING` row of the sessions table with its `tableoid`, read
+/// after the upsert; `$6` is the sessions table's name, bound as text) is sure to hold exactly
+/// the data its statement sent: only a `BEFORE INSERT` or `BEFORE UPDATE` row trigger can store
+/// other data (rules cannot: `ON CONFLICT` refuses tables with rules), so it is when neither the
+/// row's table (a partition, say) nor the sessions table has one enabled. The statement's lock on
+/// the table keeps one from appearing while it runs. (Comparing the stored data with the sent one
+/// would read the whole session once more, and would put the sent JSON in the plan twice.) Asked
+/// outside the `INSERT`, as Citus requires (no subqueries in a distributed `INSERT`); there
+/// `tableoid` names a shard on a worker, and the sessions table's triggers are the coordinator's.
 macro_rules! stored_as_sent {
   ($row:literal) => {
     concat!(
-      "NOT EXISTS (SELECT FROM pg_catalog.pg_trigger t WHERE t.tgrelid = ",
+      "NOT EXISTS (SELECT FROM pg_catalog.pg_trigger t WHERE t.tgrelid IN (",
       $row,
-      ".tableoid AND t.tgenabled <> 'D' AND t.tgtype::int4 & 3 = 3 AND t.tgtype::int4 & 20 <> 0)"
+      ".tableoid, $6::regclass) AND t.tgenabled <> 'D' AND t.tgtype::int4 & 3 = 3 AND t.tgtype::int4 & 20 <> 0)"
     )
   };
 }
@@ -57,10 +60,11 @@ statements! {
     /// Upsert guarded by the version: affects 1 row when accepted (returning the new row
     /// version's validator, and whether it is sure to hold exactly the data sent: see
     /// `stored_as_sent`), 0 on a version conflict.
-    save_session(TEXT, JSONB, INT4, TIMESTAMP, TIMESTAMP) = concat!(
-      "INSERT INTO {sessions} (id, data, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)",
+    save_session(TEXT, JSONB, INT4, TIMESTAMP, TIMESTAMP, TEXT) = concat!(
+      "WITH written AS (INSERT INTO {sessions} (id, data, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)",
       upsert_guard!(),
-      " RETURNING ", validator!("{sessions}."), " AS validator, ", stored_as_sent!("{sessions}"), " AS same"
+      " RETURNING {sessions}.tableoid, ", validator!("{sessions}."), " AS validator) \
+       SELECT validator, ", stored_as_sent!("written"), " AS same FROM written"
     );
     /// Batch upsert from arrays; returns the ids it wrote.
     save_sessions(TEXT_ARRAY, JSONB_ARRAY, INT4_ARRAY, TIMESTAMP_ARRAY, TIMESTAMP_ARRAY) = concat!(
@@ -71,13 +75,13 @@ statements! {
     );
     /// A coalesced group's upsert from arrays: the ids it wrote, each with the new row version's
     /// validator and whether the row is sure to hold exactly the data sent (for conditional reads).
-    save_group(TEXT_ARRAY, JSONB_ARRAY, INT4_ARRAY, TIMESTAMP_ARRAY, TIMESTAMP_ARRAY) = concat!(
+    save_group(TEXT_ARRAY, JSONB_ARRAY, INT4_ARRAY, TIMESTAMP_ARRAY, TIMESTAMP_ARRAY, TEXT) = concat!(
       "WITH input AS MATERIALIZED (SELECT * FROM unnest($1::text[], $2::jsonb[], $3::int4[], $4::timestamp[], $5::timestamp[]) \
        AS i(id, data, version, created_at, updated_at)), \
        written AS (INSERT INTO {sessions} (id, data, version, created_at, updated_at) SELECT * FROM input",
       upsert_guard!(),
-      " RETURNING {sessions}.id, ", validator!("{sessions}."), " AS validator, ", stored_as_sent!("{sessions}"), " AS same) \
-       SELECT id, validator, same FROM written"
+      " RETURNING {sessions}.id, {sessions}.tableoid, ", validator!("{sessions}."), " AS validator) \
+       SELECT id, validator, ", stored_as_sent!("written"), " AS same FROM written"
     );
     /// Stored version of one session.
     stored_version(TEXT) = "SELECT version FROM {sessions} WHERE id = $1";
