@@ -20,6 +20,40 @@ async function withAdapter<T>(options: object, use: (adapter: PostgresStorageAda
   }
 }
 
+/** An adapter (with `options`) connected through a proxy that counts the bytes the server sends. */
+async function withProxiedAdapter<T>(
+  options: object,
+  use: (adapter: PostgresStorageAdapter, proxy: WireProxy) => Promise<T>,
+): Promise<T> {
+  const proxy = new WireProxy(contractConfig().host as string, contractConfig().port as number)
+  await proxy.start()
+  try {
+    return await withAdapter({ ...options, host: '127.0.0.1', port: proxy.port }, (adapter) => use(adapter, proxy))
+  } finally {
+    await proxy.stop()
+  }
+}
+
+/**
+ * Runs `use` while a BEFORE INSERT OR UPDATE trigger sets every saved session's metadata to
+ * `{ stamped: true }`: what is stored is then not the text sent. (Citus refuses triggers on
+ * distributed tables unless citus.enable_unsafe_triggers is on, and runs each DDL statement on its
+ * own; elsewhere the setting is an inert placeholder.)
+ */
+async function withStampingTrigger(use: () => Promise<void>): Promise<void> {
+  await sqlInOneSession([
+    'SET citus.enable_unsafe_triggers = on',
+    `CREATE FUNCTION stamp_session() RETURNS trigger LANGUAGE plpgsql AS
+      $$ BEGIN NEW.data = jsonb_set(NEW.data, '{metadata}', '{"stamped": true}'); RETURN NEW; END $$`,
+    'CREATE TRIGGER stamp BEFORE INSERT OR UPDATE ON sessions FOR EACH ROW EXECUTE FUNCTION stamp_session()',
+  ])
+  try {
+    await use()
+  } finally {
+    await sqlInOneSession(['SET citus.enable_unsafe_triggers = on', 'DROP FUNCTION stamp_session() CASCADE'])
+  }
+}
+
 async function sqlInOneSession(statements: string[]): Promise<void> {
   const client = await rawClient()
   try {
@@ -120,88 +154,54 @@ it('coalesced reads are conditional too, and see every change', async () => {
 })
 
 it('an unchanged session is not sent again; a changed one is, whole', async () => {
-  const proxy = new WireProxy(contractConfig().host as string, contractConfig().port as number)
-  await proxy.start()
-  try {
-    await withAdapter({ host: '127.0.0.1', port: proxy.port }, async (viaProxy) => {
-      const session = await saved({ conversationHistory: makeTurns(300, ['agent-a', 'agent-b']) })
-      const size = Buffer.byteLength(JSON.stringify(session))
-      expect(size).toBeGreaterThan(50_000)
-      expect(await viaProxy.getSession(session.id)).toEqual(session)
-      proxy.reset()
-      for (let index = 0; index < 5; index++) expect(await viaProxy.getSession(session.id)).toEqual(session)
-      expect(proxy.serverBytes).toBeLessThan(5 * 1000)
-      await sql(`UPDATE sessions SET data = jsonb_set(data, '{state}', '"closed"') WHERE id = $1`, [session.id])
-      proxy.reset()
-      expect(await viaProxy.getSession(session.id)).toEqual({ ...session, state: 'closed' })
-      expect(proxy.serverBytes).toBeGreaterThan(size / 2)
-    })
-  } finally {
-    await proxy.stop()
-  }
+  await withProxiedAdapter({}, async (viaProxy, proxy) => {
+    const session = await saved({ conversationHistory: makeTurns(300, ['agent-a', 'agent-b']) })
+    const size = Buffer.byteLength(JSON.stringify(session))
+    expect(size).toBeGreaterThan(50_000)
+    expect(await viaProxy.getSession(session.id)).toEqual(session)
+    proxy.reset()
+    for (let index = 0; index < 5; index++) expect(await viaProxy.getSession(session.id)).toEqual(session)
+    expect(proxy.serverBytes).toBeLessThan(5 * 1000)
+    await sql(`UPDATE sessions SET data = jsonb_set(data, '{state}', '"closed"') WHERE id = $1`, [session.id])
+    proxy.reset()
+    expect(await viaProxy.getSession(session.id)).toEqual({ ...session, state: 'closed' })
+    expect(proxy.serverBytes).toBeGreaterThan(size / 2)
+  })
 })
 
 it("a session this adapter just saved is not sent back on the next read, and a trigger's change to it is", async () => {
-  const proxy = new WireProxy(contractConfig().host as string, contractConfig().port as number)
-  await proxy.start()
-  try {
-    await withAdapter({ host: '127.0.0.1', port: proxy.port }, async (viaProxy) => {
-      const session = makeSession({ conversationHistory: makeTurns(300, ['agent-a', 'agent-b']) })
-      await viaProxy.saveSession(session)
-      proxy.reset()
-      expect(await viaProxy.getSession(session.id)).toEqual(session)
-      expect(proxy.serverBytes).toBeLessThan(1000)
-      // A trigger that changes what is stored: the saved text is not what the row holds, so the
-      // next read gets the row's. (Citus refuses triggers on distributed tables unless
-      // citus.enable_unsafe_triggers is on, and runs each DDL statement on its own; elsewhere the
-      // setting is an inert placeholder.)
-      await sqlInOneSession([
-        'SET citus.enable_unsafe_triggers = on',
-        `CREATE FUNCTION stamp_session() RETURNS trigger LANGUAGE plpgsql AS
-          $$ BEGIN NEW.data = jsonb_set(NEW.data, '{metadata}', '{"stamped": true}'); RETURN NEW; END $$`,
-        'CREATE TRIGGER stamp BEFORE INSERT OR UPDATE ON sessions FOR EACH ROW EXECUTE FUNCTION stamp_session()',
-      ])
-      try {
-        await viaProxy.saveSession({ ...session, version: 2 })
-        expect(await viaProxy.getSession(session.id)).toEqual({ ...session, version: 2, metadata: { stamped: true } })
-      } finally {
-        await sqlInOneSession(['SET citus.enable_unsafe_triggers = on', 'DROP FUNCTION stamp_session() CASCADE'])
-      }
+  await withProxiedAdapter({}, async (viaProxy, proxy) => {
+    const session = makeSession({ conversationHistory: makeTurns(300, ['agent-a', 'agent-b']) })
+    await viaProxy.saveSession(session)
+    proxy.reset()
+    expect(await viaProxy.getSession(session.id)).toEqual(session)
+    expect(proxy.serverBytes).toBeLessThan(1000)
+    // The saved text is not what the row holds, so the next read gets the row's.
+    await withStampingTrigger(async () => {
+      await viaProxy.saveSession({ ...session, version: 2 })
+      expect(await viaProxy.getSession(session.id)).toEqual({ ...session, version: 2, metadata: { stamped: true } })
     })
-  } finally {
-    await proxy.stop()
-  }
+  })
 })
 
+// One connection: twelve concurrent saves are sure to be grouped (all but the first wait for it).
 it('sessions saved in a coalesced group are not sent back on the next read', async () => {
-  const proxy = new WireProxy(contractConfig().host as string, contractConfig().port as number)
-  await proxy.start()
-  try {
-    await withAdapter({ host: '127.0.0.1', port: proxy.port }, async (viaProxy) => {
-      const sessions = Array.from({ length: 12 }, () =>
-        makeSession({ conversationHistory: makeTurns(100, ['agent-a', 'agent-b']) }),
-      )
-      await Promise.all(sessions.map((session) => viaProxy.saveSession(session)))
-      expect((await viaProxy.getStats()).metrics.operations.saveSession.groupedCalls).toBeGreaterThan(0)
-      proxy.reset()
-      for (const session of sessions) expect(await viaProxy.getSession(session.id)).toEqual(session)
-      // Twelve reads of sessions of ~30 KB each: validators only.
-      expect(proxy.serverBytes).toBeLessThan(12 * 1000)
-    })
-  } finally {
-    await proxy.stop()
-  }
+  await withProxiedAdapter({ poolSize: 1 }, async (viaProxy, proxy) => {
+    const sessions = Array.from({ length: 12 }, () =>
+      makeSession({ conversationHistory: makeTurns(100, ['agent-a', 'agent-b']) }),
+    )
+    await Promise.all(sessions.map((session) => viaProxy.saveSession(session)))
+    expect((await viaProxy.getStats()).metrics.operations.saveSession.groupedCalls).toBeGreaterThan(0)
+    proxy.reset()
+    for (const session of sessions) expect(await viaProxy.getSession(session.id)).toEqual(session)
+    // Twelve reads of sessions of ~30 KB each: validators only.
+    expect(proxy.serverBytes).toBeLessThan(12 * 1000)
+  })
 })
 
 it("a trigger's change to sessions saved in a coalesced group is read back, not the text sent", async () => {
-  await sqlInOneSession([
-    'SET citus.enable_unsafe_triggers = on',
-    `CREATE FUNCTION stamp_session() RETURNS trigger LANGUAGE plpgsql AS
-      $$ BEGIN NEW.data = jsonb_set(NEW.data, '{metadata}', '{"stamped": true}'); RETURN NEW; END $$`,
-    'CREATE TRIGGER stamp BEFORE INSERT OR UPDATE ON sessions FOR EACH ROW EXECUTE FUNCTION stamp_session()',
-  ])
-  try {
-    await withAdapter({}, async (adapter) => {
+  await withStampingTrigger(() =>
+    withAdapter({ poolSize: 1 }, async (adapter) => {
       const sessions = Array.from({ length: 12 }, () =>
         makeSession({ conversationHistory: makeTurns(100, ['agent-a', 'agent-b']) }),
       )
@@ -210,10 +210,8 @@ it("a trigger's change to sessions saved in a coalesced group is read back, not 
       for (const session of sessions) {
         expect(await adapter.getSession(session.id)).toEqual({ ...session, metadata: { stamped: true } })
       }
-    })
-  } finally {
-    await sqlInOneSession(['SET citus.enable_unsafe_triggers = on', 'DROP FUNCTION stamp_session() CASCADE'])
-  }
+    }),
+  )
 })
 
 it('readCacheBytes: 0 turns it off; a bad value is refused', async () => {
